@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto'
+import jwt from '@fastify/jwt'
+import argon2 from 'argon2'
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { ChatError, unauthorized } from '../src/domain/errors.js'
+import type { PasswordHasher, TokenIssuer } from '../src/domain/ports.js'
+import type { PasswordHashingOptions } from '../src/options.js'
+import type { AuthUser, TokenPayload } from './types.js'
+
+/** The only algorithm tokens are signed and accepted with: `alg: none` and others are refused. */
+export const JWT_ALGORITHM = 'HS256'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Verifies a raw token (from a header or the socket's query string); rejects with a 401 ChatError. */
+    verifyToken: (token: string | undefined) => Promise<AuthUser>
+  }
+}
+
+export function createPasswordHasher(params: PasswordHashingOptions): PasswordHasher {
+  const options = { ...params, type: argon2.argon2id as 0 | 1 | 2 }
+  let dummyHash: Promise<string> | undefined
+  return {
+    hash: (password) => argon2.hash(password, options),
+    async verify(hash, password) {
+      // With no account, still spend the time of one verification so timing does not reveal it.
+      const target = hash ?? (await (dummyHash ??= argon2.hash(randomUUID(), options)))
+      try {
+        const matches = await argon2.verify(target, password)
+        return hash !== undefined && matches
+      } catch {
+        return false
+      }
+    },
+  }
+}
+
+const tokenError = (error: unknown): ChatError => {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : ''
+  if (code === 'FAST_JWT_EXPIRED') return unauthorized('TOKEN_EXPIRED', 'The token has expired; log in again.')
+  return unauthorized('INVALID_TOKEN', 'The token is invalid.')
+}
+
+/**
+ * Tokens (@fastify/jwt, HS256 only), argon2id password hashing, and the `authenticate` hook
+ * that every protected route runs before its handler.
+ */
+export default fp(
+  async (fastify) => {
+    const { secret, expiryMinutes } = fastify.chatConfig.jwt
+    await fastify.register(jwt, {
+      secret,
+      sign: { algorithm: JWT_ALGORITHM, expiresIn: expiryMinutes * 60 },
+      verify: { algorithms: [JWT_ALGORITHM] },
+    })
+
+    const passwords = createPasswordHasher(fastify.chatConfig.passwordHashing)
+    const tokens: TokenIssuer = {
+      async issue(user) {
+        const token = fastify.jwt.sign({ sub: String(user.id), username: user.username, jti: randomUUID() })
+        return { token, expires_at: new Date(Date.now() + expiryMinutes * 60_000).toISOString() }
+      },
+    }
+
+    // Accounts are never deleted, so a user once found stays valid: remember them and skip the read.
+    const knownUsers = new Set<number>()
+    async function verifyToken(token: string | undefined): Promise<AuthUser> {
+      if (!token) throw unauthorized('MISSING_TOKEN', 'A bearer token is required.')
+      let payload: TokenPayload & { exp: number }
+      try {
+        payload = fastify.jwt.verify<TokenPayload & { exp: number }>(token)
+      } catch (error) {
+        throw tokenError(error)
+      }
+      const id = Number(payload.sub)
+      if (!Number.isSafeInteger(id) || id < 1 || typeof payload.jti !== 'string') {
+        throw unauthorized('INVALID_TOKEN', 'The token is invalid.')
+      }
+      if (!knownUsers.has(id)) {
+        if (!(await fastify.store.users.findById(id))) throw unauthorized('INVALID_TOKEN', 'The token’s user no longer exists.')
+        knownUsers.add(id)
+      }
+      return { id, username: String(payload.username), jti: payload.jti, exp: payload.exp }
+    }
+
+    async function authenticate(request: FastifyRequest): Promise<void> {
+      const header = request.headers.authorization
+      const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header)
+      if (header !== undefined && !match) {
+        throw unauthorized('INVALID_TOKEN', 'The Authorization header must be "Bearer <token>".')
+      }
+      request.user = await verifyToken(match?.[1])
+    }
+
+    fastify.decorate('passwords', passwords)
+    fastify.decorate('tokens', tokens)
+    fastify.decorate('verifyToken', verifyToken)
+    fastify.decorate('authenticate', authenticate)
+  },
+  { name: 'chatserver-auth', dependencies: ['chatserver-config', 'chatserver-store'] },
+)

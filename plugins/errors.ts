@@ -1,0 +1,60 @@
+import type { FastifyError } from 'fastify'
+import fp from 'fastify-plugin'
+import { ChatError } from '../src/domain/errors.js'
+
+/** Stable codes for the framework's own 4xx errors. */
+const FRAMEWORK_CODES: Record<string, { code: string; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as application/json.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'INVALID_JSON', message: 'The request body is not valid JSON.' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON', message: 'The request body is empty but its content type is JSON.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_BODY', message: 'The Content-Length does not match the body.' },
+}
+
+const CODES_BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+}
+
+/**
+ * One place that turns every failure into `{error, code, statusCode}`. Domain refusals keep their
+ * code; validation names the bad field; a 5xx is logged and answered without its details.
+ */
+export default fp(
+  async (fastify) => {
+    fastify.setErrorHandler((error: FastifyError | ChatError, request, reply) => {
+      if (error instanceof ChatError) {
+        return reply.code(error.statusCode).send({ error: error.message, code: error.code, statusCode: error.statusCode })
+      }
+      if (error.validation) {
+        return reply.code(400).send({ error: error.message, code: 'VALIDATION_ERROR', statusCode: 400 })
+      }
+      const status = error.statusCode ?? 500
+      if (status >= 400 && status < 500) {
+        const known = FRAMEWORK_CODES[error.code]
+        return reply.code(status).send({
+          error: known?.message ?? error.message,
+          code: known?.code ?? CODES_BY_STATUS[status] ?? 'BAD_REQUEST',
+          statusCode: status,
+        })
+      }
+      request.log.error({ err: error }, 'request failed')
+      return reply.code(500).send({ error: 'Internal server error.', code: 'INTERNAL_ERROR', statusCode: 500 })
+    })
+
+    fastify.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0]
+      return reply
+        .code(404)
+        .send({ error: `No route ${request.method} ${path}.`, code: 'ROUTE_NOT_FOUND', statusCode: 404 })
+    })
+  },
+  { name: 'chatserver-errors' },
+)

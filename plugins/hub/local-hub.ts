@@ -1,0 +1,51 @@
+import type { Hub, HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
+
+/**
+ * The in-process hub: every connection of this process, indexed by user. A frame is serialized
+ * once per publish and the same buffer goes to every receiving socket.
+ */
+export class LocalHub implements Hub {
+  private readonly connectionsByUser = new Map<number, Set<HubConnection>>()
+  private connections = 0
+
+  attach(connection: HubConnection): () => void {
+    let userConnections = this.connectionsByUser.get(connection.userId)
+    if (!userConnections) {
+      userConnections = new Set()
+      this.connectionsByUser.set(connection.userId, userConnections)
+    }
+    userConnections.add(connection)
+    this.connections += 1
+    let attached = true
+    return () => {
+      if (!attached) return
+      attached = false
+      this.connections -= 1
+      const current = this.connectionsByUser.get(connection.userId)
+      current?.delete(connection)
+      if (current?.size === 0) this.connectionsByUser.delete(connection.userId)
+    }
+  }
+
+  publish(userIds: Iterable<number>, frame: OutgoingFrame): void {
+    let serialized: Buffer | undefined
+    for (const userId of userIds) {
+      const userConnections = this.connectionsByUser.get(userId)
+      if (!userConnections) continue
+      serialized ??= Buffer.from(JSON.stringify(frame))
+      for (const connection of userConnections) connection.sendSerialized(serialized)
+    }
+  }
+
+  publishToUser(userId: number, frame: OutgoingFrame): void {
+    this.publish([userId], frame)
+  }
+
+  isOnline(userId: number): boolean {
+    return this.connectionsByUser.has(userId)
+  }
+
+  connectionCount(): number {
+    return this.connections
+  }
+}

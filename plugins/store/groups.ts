@@ -1,0 +1,99 @@
+import { sql } from 'kysely'
+import type { DB } from '../../src/database.js'
+import type { GroupStore } from '../../src/domain/ports.js'
+import type { Group } from '../../src/schemas/group.js'
+
+export function createGroupStore(db: DB): GroupStore {
+  // A correlated count keeps one query per read; the (group_id, user_id) primary key answers it.
+  const memberCount = sql<number>`(select count(*) from group_members counted where counted.group_id = groups.id)`.as(
+    'member_count',
+  )
+
+  const toGroup = (row: { id: number; name: string; owner_id: number; created_at: string; member_count: number | string | null; role?: Group['role'] }): Group => ({
+    id: row.id,
+    group_id: row.id,
+    name: row.name,
+    owner_id: row.owner_id,
+    created_at: row.created_at,
+    member_count: Number(row.member_count ?? 0),
+    ...(row.role ? { role: row.role } : {}),
+  })
+
+  return {
+    create(ownerId, name, now) {
+      return db.transaction().execute(async (trx) => {
+        const group = await trx
+          .insertInto('groups')
+          .values({ name, owner_id: ownerId, created_at: now, updated_at: now })
+          .returning(['id', 'name', 'owner_id', 'created_at'])
+          .executeTakeFirstOrThrow()
+        await trx
+          .insertInto('group_members')
+          .values({ group_id: group.id, user_id: ownerId, role: 'owner', joined_at: now })
+          .execute()
+        return toGroup({ ...group, member_count: 1, role: 'owner' })
+      })
+    },
+
+    async find(groupId) {
+      const row = await db
+        .selectFrom('groups')
+        .select(['id', 'name', 'owner_id', 'created_at'])
+        .select(memberCount)
+        .where('id', '=', groupId)
+        .executeTakeFirst()
+      return row && toGroup(row)
+    },
+
+    async listForUser(userId) {
+      const rows = await db
+        .selectFrom('group_members as mine')
+        .innerJoin('groups', 'groups.id', 'mine.group_id')
+        .select(['groups.id', 'groups.name', 'groups.owner_id', 'groups.created_at', 'mine.role'])
+        .select(memberCount)
+        .where('mine.user_id', '=', userId)
+        .orderBy('groups.id')
+        .execute()
+      return rows.map(toGroup)
+    },
+
+    async roleOf(groupId, userId) {
+      const row = await db
+        .selectFrom('group_members')
+        .select('role')
+        .where('group_id', '=', groupId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst()
+      return row?.role
+    },
+
+    members(groupId) {
+      return db
+        .selectFrom('group_members')
+        .innerJoin('users', 'users.id', 'group_members.user_id')
+        .select(['group_members.user_id', 'users.username', 'group_members.role', 'group_members.joined_at'])
+        .where('group_members.group_id', '=', groupId)
+        .orderBy('group_members.user_id')
+        .execute()
+    },
+
+    async memberIds(groupId) {
+      const rows = await db
+        .selectFrom('group_members')
+        .select('user_id')
+        .where('group_id', '=', groupId)
+        .orderBy('user_id')
+        .execute()
+      return rows.map((row) => row.user_id)
+    },
+
+    async addMember(groupId, userId, role, now) {
+      const result = await db
+        .insertInto('group_members')
+        .values({ group_id: groupId, user_id: userId, role, joined_at: now })
+        .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+        .executeTakeFirst()
+      return Number(result.numInsertedOrUpdatedRows ?? 0) > 0
+    },
+  }
+}

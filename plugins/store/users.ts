@@ -1,0 +1,55 @@
+import { sql } from 'kysely'
+import type { DB } from '../../src/database.js'
+import type { UserStore } from '../../src/domain/ports.js'
+import type { User } from '../../src/schemas/user.js'
+import { isUniqueViolation } from './errors.js'
+
+const PUBLIC_COLUMNS = ['id', 'username', 'email', 'created_at'] as const
+
+/** Escapes LIKE wildcards so a search for `50%` finds that text. */
+const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+export function createUserStore(db: DB): UserStore {
+  return {
+    async create({ username, email, passwordHash, now }) {
+      try {
+        return await db
+          .insertInto('users')
+          .values({ username, email, password_hash: passwordHash, created_at: now, updated_at: now })
+          .returning(PUBLIC_COLUMNS)
+          .executeTakeFirstOrThrow()
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error
+        const emailTaken = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst()
+        return emailTaken ? 'email' : 'username'
+      }
+    },
+
+    findByEmail(email) {
+      return db
+        .selectFrom('users')
+        .select([...PUBLIC_COLUMNS, 'password_hash'])
+        .where('email', '=', email)
+        .executeTakeFirst()
+    },
+
+    findById(id) {
+      return db.selectFrom('users').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst()
+    },
+
+    list({ query, afterId, limit }): Promise<User[]> {
+      let select = db.selectFrom('users').select(PUBLIC_COLUMNS)
+      if (afterId !== undefined) select = select.where('id', '>', afterId)
+      if (query) {
+        const pattern = likePattern(query)
+        select = select.where((eb) =>
+          eb.or([
+            eb(sql`lower(username)`, 'like', sql`${pattern} escape '\\'`),
+            eb(sql`lower(email)`, 'like', sql`${pattern} escape '\\'`),
+          ]),
+        )
+      }
+      return select.orderBy('id').limit(limit).execute()
+    },
+  }
+}

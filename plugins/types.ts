@@ -1,0 +1,42 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../src/database.js'
+import type { Hub, PasswordHasher, TokenIssuer } from '../src/domain/ports.js'
+import type { ChatServerConfig } from '../src/options.js'
+import type { Stores } from './store/index.js'
+
+// The decorators the infrastructure plugins add, typed once for every route.
+declare module 'fastify' {
+  interface FastifyInstance {
+    chatConfig: ChatServerConfig
+    db: Kysely<Database>
+    store: Stores
+    hub: Hub
+    passwords: PasswordHasher
+    tokens: TokenIssuer
+    /** onRequest/preHandler hook: 401 unless the request carries a valid bearer token; sets `request.user`. */
+    authenticate: (request: FastifyRequest) => Promise<void>
+  }
+}
+
+/** Who a verified token belongs to. */
+export interface AuthUser {
+  id: number
+  username: string
+  /** The token's unique id, for revocation. */
+  jti: string
+  /** Expiry, in seconds since the epoch. */
+  exp: number
+}
+
+export interface TokenPayload {
+  sub: string
+  username: string
+  jti: string
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: TokenPayload
+    user: AuthUser
+  }
+}

@@ -1,0 +1,23 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { groupHistory, postGroupMessage } from '../../src/domain/messages.js'
+import * as schemas from './schemas.js'
+
+/** Messages: send to a group (persist, then publish through the hub) and read its history. */
+const messages: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.addHook('onRequest', fastify.authenticate)
+  const ports = { groups: fastify.store.groups, messages: fastify.store.messages, hub: fastify.hub }
+
+  fastify.post('/v1/messages/group/:groupID', { schema: schemas.postGroupMessage }, async (request, reply) => {
+    const { message, created } = await postGroupMessage(ports, request.user.id, request.params.groupID, request.body)
+    if (!created) reply.header('idempotent-replayed', 'true')
+    return reply.code(201).send(message)
+  })
+
+  fastify.get('/v1/groups/:groupID/messages', { schema: schemas.groupHistory }, async (request) => {
+    const { groupID } = request.params
+    const page = await groupHistory(ports, request.user.id, groupID, request.query)
+    return { group_id: groupID, ...page }
+  })
+}
+
+export default messages

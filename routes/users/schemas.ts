@@ -1,0 +1,63 @@
+import { Type } from '@sinclair/typebox'
+import { errorResponses, Id, Timestamp } from '../../src/schemas/common.js'
+import { User } from '../../src/schemas/user.js'
+
+const Session = (message: string) =>
+  Type.Object({
+    message: Type.String({ examples: [message] }),
+    token: Type.String({ description: 'A JWT; send it as `Authorization: Bearer <token>` or `/ws?token=`.' }),
+    expires_at: Timestamp(),
+    user: User,
+  })
+
+export const register = {
+  tags: ['users'],
+  summary: 'Create an account',
+  description: 'Creates a user and returns a token, as login does. Email and username are unique, case-insensitively.',
+  body: Type.Object({
+    username: Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$' }),
+    email: Type.String({ format: 'email', maxLength: 254 }),
+    password: Type.String({ minLength: 8, maxLength: 128 }),
+  }),
+  response: { 201: Session('User registered successfully'), ...errorResponses(400, 409, 413, 415) },
+}
+
+export const login = {
+  tags: ['users'],
+  summary: 'Log in for a token',
+  description: 'A wrong email and a wrong password get the same 401.',
+  body: Type.Object({
+    email: Type.String({ minLength: 1, maxLength: 254 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  }),
+  response: { 200: Session('Login successful'), ...errorResponses(400, 401, 413, 415) },
+}
+
+export const listUsers = {
+  tags: ['users'],
+  summary: 'List users',
+  description: 'Users by id, optionally filtered by `q` (a part of the username or email). Page with `after_id`.',
+  security: [{ bearerAuth: [] }],
+  querystring: Type.Object({
+    q: Type.Optional(Type.String({ maxLength: 100 })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    after_id: Type.Optional(Id()),
+  }),
+  response: {
+    200: Type.Object({
+      users: Type.Array(User),
+      count: Type.Integer(),
+      has_more: Type.Boolean(),
+      next_after_id: Type.Union([Id(), Type.Null()]),
+    }),
+    ...errorResponses(400, 401),
+  },
+}
+
+export const getUser = {
+  tags: ['users'],
+  summary: 'Get a user',
+  security: [{ bearerAuth: [] }],
+  params: Type.Object({ userID: Id() }),
+  response: { 200: User, ...errorResponses(400, 401, 404) },
+}

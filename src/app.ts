@@ -1,0 +1,31 @@
+import Fastify, { type FastifyInstance, type FastifyLoggerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
+import type { ChatServerOptions } from './options.js'
+import { chatServer } from './plugin.js'
+
+export interface BuildAppOptions extends ChatServerOptions {
+  /** Fastify's logger: off by default; `true` or options turn it on, always with secrets redacted. */
+  logger?: boolean | (FastifyLoggerOptions & { stream?: DestinationStream })
+}
+
+/** Redacts the socket's `token` query parameter so tokens never reach the access log. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[REDACTED]')
+}
+
+/** Log serializers that keep secrets out: no headers at all, and the URL without its token. */
+export const requestSerializers = {
+  req(request: { method: string; url: string; hostname?: string; ip?: string; id?: string }) {
+    return { method: request.method, url: redactUrl(request.url), host: request.hostname, remoteAddress: request.ip }
+  },
+}
+
+/** A Fastify app with the chat server registered at the root, ready to `listen` or `inject`. */
+export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const { logger = false, ...chatOptions } = options
+  const app = Fastify({
+    logger: logger === false ? false : { ...(logger === true ? {} : logger), serializers: requestSerializers },
+  })
+  await app.register(chatServer, chatOptions)
+  return app
+}

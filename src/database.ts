@@ -1,0 +1,69 @@
+import type { Generated, Insertable, Kysely, Selectable } from 'kysely'
+
+/**
+ * The one description of every table. Times are ISO-8601 UTC strings written by the server,
+ * so both SQLite and PostgreSQL store and compare them the same way.
+ */
+export interface Database {
+  users: UsersTable
+  groups: GroupsTable
+  group_members: GroupMembersTable
+  messages: MessagesTable
+  app_meta: AppMetaTable
+}
+
+export interface UsersTable {
+  id: Generated<number>
+  username: string
+  /** Stored lower-cased; unique. */
+  email: string
+  password_hash: string
+  created_at: string
+  updated_at: string
+}
+
+export interface GroupsTable {
+  id: Generated<number>
+  name: string
+  owner_id: number
+  created_at: string
+  updated_at: string
+}
+
+export interface GroupMembersTable {
+  group_id: number
+  user_id: number
+  role: 'owner' | 'admin' | 'member'
+  joined_at: string
+}
+
+export interface MessagesTable {
+  id: Generated<number>
+  /** Set for a group message; `recipient_id` is set for a direct message. Exactly one of the two. */
+  group_id: number | null
+  recipient_id: number | null
+  sender_id: number
+  kind: 'text' | 'image' | 'file' | 'system'
+  content: string
+  media_url: string | null
+  reply_to_id: number | null
+  /** Unique per sender: a retried send is stored once. */
+  client_msg_id: string | null
+  /** Delivery state of a direct message; null for group messages. */
+  status: 'SENT' | 'PENDING' | 'DELIVERED' | 'READ' | null
+  created_at: string
+  edited_at: string | null
+  deleted_at: string | null
+}
+
+/** Small key/value facts about the database itself, e.g. that the demo data was created. */
+export interface AppMetaTable {
+  key: string
+  value: string
+}
+
+export type DB = Kysely<Database>
+export type UserRow = Selectable<UsersTable>
+export type GroupRow = Selectable<GroupsTable>
+export type MessageRow = Selectable<MessagesTable>
+export type NewMessageRow = Insertable<MessagesTable>

@@ -1,0 +1,24 @@
+/**
+ * A refusal the domain knows how to explain. The error handler turns it into
+ * `{error, code, statusCode}`; the socket turns it into an `error` frame with the same code.
+ */
+export class ChatError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ChatError'
+  }
+}
+
+export const badRequest = (code: string, message: string) => new ChatError(400, code, message)
+export const unauthorized = (code: string, message: string) => new ChatError(401, code, message)
+export const forbidden = (code: string, message: string) => new ChatError(403, code, message)
+export const notFound = (code: string, message: string) => new ChatError(404, code, message)
+export const conflict = (code: string, message: string) => new ChatError(409, code, message)
+
+export const userNotFound = () => notFound('USER_NOT_FOUND', 'No user has that id.')
+export const groupNotFound = () => notFound('GROUP_NOT_FOUND', 'No group has that id.')
+export const notAMember = () => forbidden('NOT_A_MEMBER', 'You are not a member of this group.')

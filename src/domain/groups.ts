@@ -1,0 +1,45 @@
+import type { Group, GroupMember, Role } from '../schemas/group.js'
+import { forbidden, groupNotFound, notAMember, userNotFound } from './errors.js'
+import type { GroupStore, UserStore } from './ports.js'
+
+/** Owners and admins manage membership. */
+export const canManageMembers = (role: Role) => role === 'owner' || role === 'admin'
+
+/**
+ * Resolves the caller's role in the group. Refuses with 404 when the group does not exist and
+ * 403 when the caller is not a member.
+ */
+export async function requireMembership(groups: GroupStore, groupId: number, userId: number): Promise<Role> {
+  const role = await groups.roleOf(groupId, userId)
+  if (role) return role
+  if (!(await groups.find(groupId))) throw groupNotFound()
+  throw notAMember()
+}
+
+export function createGroup(groups: GroupStore, ownerId: number, name: string): Promise<Group> {
+  return groups.create(ownerId, name.trim(), new Date().toISOString())
+}
+
+export async function listMembers(groups: GroupStore, callerId: number, groupId: number): Promise<GroupMember[]> {
+  await requireMembership(groups, groupId, callerId)
+  return groups.members(groupId)
+}
+
+/**
+ * Adds a user to a group as a member. Only the owner or an admin may; adding someone who is
+ * already a member succeeds and changes nothing (`added: false`).
+ */
+export async function addMember(
+  ports: { groups: GroupStore; users: UserStore },
+  callerId: number,
+  groupId: number,
+  userId: number,
+): Promise<{ added: boolean }> {
+  const callerRole = await requireMembership(ports.groups, groupId, callerId)
+  if (!canManageMembers(callerRole)) {
+    throw forbidden('NOT_GROUP_ADMIN', 'Only the group’s owner or an admin can add members.')
+  }
+  if (!(await ports.users.findById(userId))) throw userNotFound()
+  const added = await ports.groups.addMember(groupId, userId, 'member', new Date().toISOString())
+  return { added }
+}

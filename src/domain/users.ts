@@ -1,0 +1,51 @@
+import type { User } from '../schemas/user.js'
+import { conflict, unauthorized, userNotFound } from './errors.js'
+import type { IssuedToken, PasswordHasher, TokenIssuer, UserStore } from './ports.js'
+
+export interface UserPorts {
+  users: UserStore
+  passwords: PasswordHasher
+  tokens: TokenIssuer
+}
+
+export interface Session extends IssuedToken {
+  user: User
+}
+
+/** Emails are compared and stored lower-cased and trimmed. */
+export const normalizeEmail = (email: string) => email.trim().toLowerCase()
+
+/** Creates an account and signs its first token. Refuses a taken email or username (case-insensitive) with 409. */
+export async function register(
+  ports: UserPorts,
+  input: { username: string; email: string; password: string },
+): Promise<Session> {
+  const passwordHash = await ports.passwords.hash(input.password)
+  const created = await ports.users.create({
+    username: input.username.trim(),
+    email: normalizeEmail(input.email),
+    passwordHash,
+    now: new Date().toISOString(),
+  })
+  if (created === 'email') throw conflict('EMAIL_TAKEN', 'An account with that email already exists.')
+  if (created === 'username') throw conflict('USERNAME_TAKEN', 'That username is taken.')
+  return { user: created, ...(await ports.tokens.issue(created)) }
+}
+
+/**
+ * Checks the credentials and signs a token. An unknown email and a wrong password are refused
+ * alike, in about the same time, so the answer does not tell which accounts exist.
+ */
+export async function login(ports: UserPorts, input: { email: string; password: string }): Promise<Session> {
+  const found = await ports.users.findByEmail(normalizeEmail(input.email))
+  const valid = await ports.passwords.verify(found?.password_hash, input.password)
+  if (!found || !valid) throw unauthorized('INVALID_CREDENTIALS', 'Invalid email or password.')
+  const { password_hash: _secret, ...user } = found
+  return { user, ...(await ports.tokens.issue(user)) }
+}
+
+export async function getUser(users: UserStore, userId: number): Promise<User> {
+  const user = await users.findById(userId)
+  if (!user) throw userNotFound()
+  return user
+}

@@ -1,0 +1,44 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autoload from '@fastify/autoload'
+import websocket from '@fastify/websocket'
+import type { FastifyPluginAsync } from 'fastify'
+import authPlugin from '../plugins/auth.js'
+import configPlugin from '../plugins/config.js'
+import dbPlugin from '../plugins/db.js'
+import demoPlugin from '../plugins/demo.js'
+import errorsPlugin from '../plugins/errors.js'
+import hubPlugin from '../plugins/hub/index.js'
+import openapiPlugin from '../plugins/openapi.js'
+import storePlugin from '../plugins/store/index.js'
+import validationPlugin from '../plugins/validation.js'
+import type { ChatServerOptions } from './options.js'
+
+const routesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'routes')
+
+/**
+ * The whole chat server as one encapsulated Fastify plugin: register it in any Fastify 5 app,
+ * under a prefix if you like. Infrastructure first (config, database, stores, auth, hub, errors,
+ * OpenAPI), then every route plugin found in `routes/`.
+ */
+export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify, options) => {
+  await fastify.register(configPlugin, options)
+  await fastify.register(validationPlugin)
+  await fastify.register(errorsPlugin)
+  await fastify.register(dbPlugin, options.db ? { db: options.db } : {})
+  await fastify.register(storePlugin)
+  await fastify.register(authPlugin)
+  await fastify.register(hubPlugin, options.hub ? { hub: options.hub } : {})
+  await fastify.register(demoPlugin)
+  await fastify.register(openapiPlugin)
+  await fastify.register(websocket, {
+    options: { maxPayload: fastify.chatConfig.maxFrameBytes, perMessageDeflate: false },
+  })
+  // Every route applies the configured body limit unless it sets its own.
+  fastify.addHook('onRoute', (route) => {
+    route.bodyLimit ??= fastify.chatConfig.bodyLimit
+  })
+  await fastify.register(autoload, { dir: routesDir, dirNameRoutePrefix: false, maxDepth: 1 })
+}
+
+export default chatServer

@@ -1,0 +1,31 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+/** `T` or JSON null; rendered as `anyOf` so OpenAPI 3.1 and the serializer agree. */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** A positive integer id, as used for users, groups and messages. */
+export const Id = (description?: string) =>
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, ...(description ? { description } : {}) })
+
+/** An ISO-8601 UTC time string such as `2025-10-24T05:23:00.000Z`. */
+export const Timestamp = (description?: string) =>
+  Type.String({ format: 'date-time', ...(description ? { description } : {}) })
+
+/** The body of every non-2xx response. */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'A human sentence saying what went wrong.' }),
+    code: Type.String({ description: 'A stable machine-readable code, e.g. NOT_A_MEMBER.' }),
+    statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
+  },
+  { title: 'Error' },
+)
+
+/** Response schemas for the given error statuses, all with the shared error body. */
+export function errorResponses<const S extends readonly number[]>(...statuses: S) {
+  const responses = {} as Record<S[number], typeof ErrorBody>
+  for (const status of statuses) responses[status as S[number]] = ErrorBody
+  return responses
+}
+
+export const MessageOnly = Type.Object({ message: Type.String() })

@@ -1,0 +1,48 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Id, Timestamp } from './common.js'
+import { Message, MessageInputFields } from './message.js'
+
+// The socket protocol. Client frames are validated against these schemas (compiled once);
+// server frames are documented by them.
+
+const Ref = Type.Optional(
+  Type.Union([Type.String({ maxLength: 128 }), Type.Integer()], {
+    description: 'Chosen by the client; the `ack` or `error` answering this frame echoes it.',
+  }),
+)
+
+export const PingIn = Type.Object({ type: Type.Literal('ping'), ref: Ref })
+
+const { type: _kindAlias, ...messageFields } = MessageInputFields
+export const GroupMessageIn = Type.Object({
+  type: Type.Literal('group_message'),
+  ref: Ref,
+  group_id: Id(),
+  ...messageFields,
+})
+export type GroupMessageIn = Static<typeof GroupMessageIn>
+
+/** Every frame a client may send, by `type`. */
+export const ClientFrames = {
+  ping: PingIn,
+  group_message: GroupMessageIn,
+} as const
+export type ClientFrameType = keyof typeof ClientFrames
+
+export const GroupMessageOut = Type.Composite([Type.Object({ type: Type.Literal('group_message') }), Message])
+
+export const AckOut = Type.Object({
+  type: Type.Literal('ack'),
+  ref: Ref,
+  message: Type.Optional(Message),
+  duplicate: Type.Optional(Type.Boolean({ description: 'True when a retried `client_msg_id` matched a stored message.' })),
+})
+
+export const ErrorOut = Type.Object({
+  type: Type.Literal('error'),
+  ref: Ref,
+  code: Type.String(),
+  error: Type.String(),
+})
+
+export const PongOut = Type.Object({ type: Type.Literal('pong'), ref: Ref, timestamp: Timestamp() })
