@@ -34,6 +34,9 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(websocket, {
     options: { maxPayload: fastify.chatConfig.maxFrameBytes, perMessageDeflate: false },
   })
+  // Bodies are JSON: without this, a text/plain body would be parsed as a string and fail validation
+  // with a confusing 400 instead of the 415 that names the problem.
+  fastify.removeContentTypeParser('text/plain')
   // Every route applies the configured body limit unless it sets its own.
   fastify.addHook('onRoute', (route) => {
     route.bodyLimit ??= fastify.chatConfig.bodyLimit
