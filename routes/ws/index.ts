@@ -17,7 +17,10 @@ const wsSchema = {
     'arrives as `{"type":"group_message", ...}`; send `group_message` or `ping` frames, each optionally with a ' +
     '`ref` that the `ack`/`error`/`pong` reply echoes.',
   querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 4096 })) }),
-  response: errorResponses(400, 401),
+  response: {
+    101: Type.Null({ description: 'Switching to the WebSocket protocol.' }),
+    ...errorResponses(400, 401, 426),
+  },
 }
 
 /** `GET /ws?token=<JWT>`: the realtime channel. Authenticated before the upgrade; frames validated by schema. */
@@ -63,16 +66,21 @@ const realtime: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }
 
-  fastify.get(
-    '/ws',
-    {
-      websocket: true,
-      schema: wsSchema,
-      preValidation: async (request) => {
-        request.user = await fastify.verifyToken(request.query.token)
-      },
+  fastify.route({
+    method: 'GET',
+    url: '/ws',
+    schema: wsSchema,
+    preValidation: async (request) => {
+      request.user = await fastify.verifyToken(request.query.token)
     },
-    (socket, request) => {
+    // A plain GET that does not ask to upgrade.
+    handler: async (_request, reply) =>
+      reply.code(426).header('upgrade', 'websocket').send({
+        error: 'This endpoint speaks WebSocket: send an upgrade request.',
+        code: 'UPGRADE_REQUIRED',
+        statusCode: 426,
+      }),
+    wsHandler: (socket, request) => {
       const connection = new SocketConnection(request.user.id, request.user.jti, socket)
       // Listen before anything awaits, so no early frame is dropped.
       socket.on('message', (data, isBinary) => connection.enqueue(() => handleFrame(connection, data, isBinary)))
@@ -80,7 +88,7 @@ const realtime: FastifyPluginAsyncTypebox = async (fastify) => {
       socket.on('close', detach)
       socket.on('error', (error) => request.log.warn({ err: error }, 'socket error'))
     },
-  )
+  })
 }
 
 export default realtime

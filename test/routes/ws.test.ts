@@ -176,3 +176,31 @@ t.test('a closed socket stops receiving and the hub forgets it', async (t) => {
   t.equal(hub.connectionCount(), 0)
   t.notOk(hub.isOnline(ava.id))
 })
+
+t.test('a plain GET of /ws without an upgrade is 426, and still 401 without a token', async (t) => {
+  const app = await build(t)
+  const ava = await register(app, 'ava')
+  const plain = await app.inject({ method: 'GET', url: `/ws?token=${ava.token}` })
+  t.equal(plain.statusCode, 426)
+  t.match(plain.json(), { code: 'UPGRADE_REQUIRED', statusCode: 426 })
+  const anonymous = await app.inject({ method: 'GET', url: '/ws' })
+  t.equal(anonymous.statusCode, 401)
+  t.match(anonymous.json(), { code: 'MISSING_TOKEN', statusCode: 401 })
+})
+
+t.test('tokens never reach the request log', async (t) => {
+  const lines: string[] = []
+  const stream = { write: (line: string) => void lines.push(line) }
+  const app = await build(t, { logger: { level: 'info', stream } })
+  const port = await listen(app)
+  const ava = await register(app, 'ava')
+  await Client.connect(t, port, ava.token)
+  await app.inject({ method: 'GET', url: `/ws?token=${ava.token}&x=1` })
+  await app.inject({ method: 'GET', url: '/v1/users', headers: ava.auth })
+  await settle(50)
+  const log = lines.join('')
+  t.ok(log.includes('/ws?token=[REDACTED]'), 'the socket URL is logged with its token redacted')
+  t.notOk(log.includes(ava.token), 'the token appears nowhere in the log')
+  t.notOk(log.includes(ava.token.split('.')[2] ?? 'no-signature'), 'not even its signature')
+  t.notOk(/authorization/i.test(log), 'no Authorization header is logged')
+})
