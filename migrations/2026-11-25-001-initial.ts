@@ -55,11 +55,7 @@ export async function up(db: AnyDB): Promise<void> {
   // Group history pages walk this index backwards from a cursor.
   await db.schema.createIndex('messages_group_id_id').on('messages').columns(['group_id', 'id']).execute()
   // Direct conversations, from either side.
-  await db.schema
-    .createIndex('messages_direct')
-    .on('messages')
-    .columns(['sender_id', 'recipient_id', 'id'])
-    .execute()
+  await db.schema.createIndex('messages_direct').on('messages').columns(['sender_id', 'recipient_id', 'id']).execute()
   await db.schema
     .createIndex('messages_direct_inbox')
     .on('messages')

@@ -78,7 +78,8 @@ export default fp(
         throw unauthorized('INVALID_TOKEN', 'The token is invalid.')
       }
       if (!knownUsers.has(id)) {
-        if (!(await fastify.store.users.findById(id))) throw unauthorized('INVALID_TOKEN', 'The token’s user no longer exists.')
+        if (!(await fastify.store.users.findById(id)))
+          throw unauthorized('INVALID_TOKEN', 'The token’s user no longer exists.')
         knownUsers.add(id)
       }
       return { id, username: String(payload.username), jti: payload.jti, exp: payload.exp }

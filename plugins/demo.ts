@@ -35,7 +35,13 @@ export async function seedDemoData(db: DB, passwords: PasswordHasher): Promise<n
         existing ??
         (await trx
           .insertInto('users')
-          .values({ username: user.username, email: user.email, password_hash: hashes[index] ?? '', created_at: now, updated_at: now })
+          .values({
+            username: user.username,
+            email: user.email,
+            password_hash: hashes[index] ?? '',
+            created_at: now,
+            updated_at: now,
+          })
           .returning('id')
           .executeTakeFirstOrThrow())
       ids.push(row.id)

@@ -7,7 +7,10 @@ const FRAMEWORK_CODES: Record<string, { code: string; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as application/json.' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'INVALID_JSON', message: 'The request body is not valid JSON.' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON', message: 'The request body is empty but its content type is JSON.' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: 'INVALID_JSON',
+    message: 'The request body is empty but its content type is JSON.',
+  },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_BODY', message: 'The Content-Length does not match the body.' },
 }
 
@@ -31,7 +34,9 @@ export default fp(
   async (fastify) => {
     fastify.setErrorHandler((error: FastifyError | ChatError, request, reply) => {
       if (error instanceof ChatError) {
-        return reply.code(error.statusCode).send({ error: error.message, code: error.code, statusCode: error.statusCode })
+        return reply
+          .code(error.statusCode)
+          .send({ error: error.message, code: error.code, statusCode: error.statusCode })
       }
       if (error.validation) {
         return reply.code(400).send({ error: error.message, code: 'VALIDATION_ERROR', statusCode: 400 })

@@ -1,5 +1,11 @@
 import type { Kysely } from 'kysely'
-import { parseEnvironment, readEnvironment, resolveJwtSecret, type Environment, type SecretResolution } from './config.js'
+import {
+  parseEnvironment,
+  readEnvironment,
+  resolveJwtSecret,
+  type Environment,
+  type SecretResolution,
+} from './config.js'
 import type { Database } from './database.js'
 import type { Hub } from './domain/ports.js'
 

@@ -9,7 +9,14 @@ export function createGroupStore(db: DB): GroupStore {
     'member_count',
   )
 
-  const toGroup = (row: { id: number; name: string; owner_id: number; created_at: string; member_count: number | string | null; role?: Group['role'] }): Group => ({
+  const toGroup = (row: {
+    id: number
+    name: string
+    owner_id: number
+    created_at: string
+    member_count: number | string | null
+    role?: Group['role']
+  }): Group => ({
     id: row.id,
     group_id: row.id,
     name: row.name,

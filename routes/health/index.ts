@@ -9,7 +9,9 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['health'],
         summary: 'Liveness check',
-        response: { 200: Type.Object({ message: Type.Literal('pong'), timestamp: Type.String({ format: 'date-time' }) }) },
+        response: {
+          200: Type.Object({ message: Type.Literal('pong'), timestamp: Type.String({ format: 'date-time' }) }),
+        },
       },
     },
     async () => ({ message: 'pong' as const, timestamp: new Date().toISOString() }),

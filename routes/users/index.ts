@@ -19,16 +19,16 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   const authenticate = fastify.authenticate
 
   fastify.get('/v1/users', { schema: schemas.listUsers, onRequest: authenticate }, async (request) => {
-      const { q, limit, after_id } = request.query
-      const page = await fastify.store.users.list({
-        limit: limit + 1,
-        ...(q ? { query: q } : {}),
-        ...(after_id !== undefined ? { afterId: after_id } : {}),
-      })
-      const hasMore = page.length > limit
-      const users = page.slice(0, limit)
-      return { users, count: users.length, has_more: hasMore, next_after_id: hasMore ? (users.at(-1)?.id ?? null) : null }
+    const { q, limit, after_id } = request.query
+    const page = await fastify.store.users.list({
+      limit: limit + 1,
+      ...(q ? { query: q } : {}),
+      ...(after_id !== undefined ? { afterId: after_id } : {}),
     })
+    const hasMore = page.length > limit
+    const users = page.slice(0, limit)
+    return { users, count: users.length, has_more: hasMore, next_after_id: hasMore ? (users.at(-1)?.id ?? null) : null }
+  })
 
   fastify.get('/v1/users/:userID', { schema: schemas.getUser, onRequest: authenticate }, async (request) =>
     getUser(fastify.store.users, request.params.userID),

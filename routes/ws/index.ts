@@ -44,7 +44,8 @@ const realtime: FastifyPluginAsyncTypebox = async (fastify) => {
           connection.send({ type: 'pong', ...ref, timestamp: new Date().toISOString() })
           return
         case 'group_message': {
-          const { group_id, content, kind, media_url, reply_to_id, client_msg_id } = parsed.frame as unknown as GroupMessageIn
+          const { group_id, content, kind, media_url, reply_to_id, client_msg_id } =
+            parsed.frame as unknown as GroupMessageIn
           const { message, created } = await postGroupMessage(ports, connection.userId, group_id, {
             content,
             ...(kind !== undefined ? { kind } : {}),

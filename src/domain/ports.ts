@@ -11,7 +11,12 @@ export interface UserWithHash extends User {
 
 export interface UserStore {
   /** Inserts a user; resolves `'email'` or `'username'` instead when that one is already taken. */
-  create(user: { username: string; email: string; passwordHash: string; now: string }): Promise<User | 'email' | 'username'>
+  create(user: {
+    username: string
+    email: string
+    passwordHash: string
+    now: string
+  }): Promise<User | 'email' | 'username'>
   findByEmail(email: string): Promise<UserWithHash | undefined>
   findById(id: number): Promise<User | undefined>
   /** Users ordered by id, after `afterId`, whose username or email contains `query`. */

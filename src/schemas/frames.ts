@@ -35,7 +35,9 @@ export const AckOut = Type.Object({
   type: Type.Literal('ack'),
   ref: Ref,
   message: Type.Optional(Message),
-  duplicate: Type.Optional(Type.Boolean({ description: 'True when a retried `client_msg_id` matched a stored message.' })),
+  duplicate: Type.Optional(
+    Type.Boolean({ description: 'True when a retried `client_msg_id` matched a stored message.' }),
+  ),
 })
 
 export const ErrorOut = Type.Object({
