@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely'
 import * as initial from './2026-11-25-001-initial.js'
+import * as conversations from './2026-11-25-002-conversations.js'
 
 /**
  * Every migration, by name. Kysely runs them in name order; names start with an ISO date.
@@ -7,6 +8,7 @@ import * as initial from './2026-11-25-001-initial.js'
  */
 const migrations: Record<string, Migration> = {
   '2026-11-25-001-initial': initial,
+  '2026-11-25-002-conversations': conversations,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,8 @@ export interface Database {
   groups: GroupsTable
   group_members: GroupMembersTable
   messages: MessagesTable
+  direct_conversations: DirectConversationsTable
+  reactions: ReactionsTable
   app_meta: AppMetaTable
 }
 
@@ -35,6 +37,8 @@ export interface GroupMembersTable {
   user_id: number
   role: 'owner' | 'admin' | 'member'
   joined_at: string
+  /** The newest message id this member has read in the group; 0 when none. Only moves forward. */
+  last_read_id: Generated<number>
 }
 
 export interface MessagesTable {
@@ -54,6 +58,26 @@ export interface MessagesTable {
   created_at: string
   edited_at: string | null
   deleted_at: string | null
+  /** For a direct message, "<lower user id>:<higher user id>": the conversation it belongs to. */
+  dm_pair: string | null
+}
+
+/** One row per participant of a direct conversation. */
+export interface DirectConversationsTable {
+  user_id: number
+  peer_id: number
+  /** The newest message id this participant has read here; 0 when none. Only moves forward. */
+  last_read_id: Generated<number>
+  last_message_id: Generated<number>
+  created_at: string
+}
+
+/** One emoji from one user on one message. */
+export interface ReactionsTable {
+  message_id: number
+  user_id: number
+  emoji: string
+  created_at: string
 }
 
 /** Small key/value facts about the database itself, e.g. that the demo data was created. */

@@ -10,6 +10,7 @@ import demoPlugin from '../plugins/demo.js'
 import errorsPlugin from '../plugins/errors.js'
 import hubPlugin from '../plugins/hub/index.js'
 import openapiPlugin from '../plugins/openapi.js'
+import realtimePlugin from '../plugins/realtime.js'
 import storePlugin from '../plugins/store/index.js'
 import validationPlugin from '../plugins/validation.js'
 import type { ChatServerOptions } from './options.js'
@@ -29,6 +30,7 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(storePlugin)
   await fastify.register(authPlugin)
   await fastify.register(hubPlugin, options.hub ? { hub: options.hub } : {})
+  await fastify.register(realtimePlugin)
   await fastify.register(demoPlugin)
   await fastify.register(openapiPlugin)
   await fastify.register(websocket, {

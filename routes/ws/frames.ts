@@ -1,13 +1,7 @@
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import type { TSchema } from '@sinclair/typebox'
-import { ClientFrames, type ClientFrameType } from '../../src/schemas/frames.js'
-
-const validators = Object.fromEntries(
-  Object.entries(ClientFrames).map(([type, schema]) => [type, TypeCompiler.Compile(schema as TSchema)]),
-) as Record<ClientFrameType, TypeCheck<TSchema>>
+import type { Realtime, RegisteredFrame } from '../../plugins/realtime.js'
 
 export type ParsedFrame =
-  | { ok: true; frame: { type: ClientFrameType } & Record<string, unknown>; ref: string | number | undefined }
+  | { ok: true; frame: Record<string, unknown>; handler: RegisteredFrame; ref: string | number | undefined }
   | { ok: false; code: string; error: string; ref: string | number | undefined }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -18,8 +12,8 @@ const refOf = (value: Record<string, unknown>) =>
     ? (value.ref as string | number)
     : undefined
 
-/** Parses and validates one client frame against the compiled schema of its `type`. */
-export function parseClientFrame(text: string): ParsedFrame {
+/** Parses one client frame and validates it against the compiled schema registered for its `type`. */
+export function parseClientFrame(realtime: Realtime, text: string): ParsedFrame {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -30,16 +24,15 @@ export function parseClientFrame(text: string): ParsedFrame {
     return { ok: false, code: 'INVALID_FRAME', error: 'A frame must be a JSON object with a "type".', ref: undefined }
   }
   const ref = refOf(value)
-  const type = value.type
-  if (typeof type !== 'string' || !Object.hasOwn(validators, type)) {
-    const known = Object.keys(validators).join(', ')
+  const handler = typeof value.type === 'string' ? realtime.frames.get(value.type) : undefined
+  if (!handler) {
+    const known = [...realtime.frames.keys()].join(', ')
     return { ok: false, code: 'UNKNOWN_FRAME', error: `Unknown frame type; expected one of: ${known}.`, ref }
   }
-  const validator = validators[type as ClientFrameType]
-  if (!validator.Check(value)) {
-    const first = validator.Errors(value).First()
+  if (!handler.check.Check(value)) {
+    const first = handler.check.Errors(value).First()
     const where = first?.path ? `${first.path.slice(1).replaceAll('/', '.')}: ` : ''
     return { ok: false, code: 'VALIDATION_ERROR', error: `${where}${first?.message ?? 'invalid frame'}`, ref }
   }
-  return { ok: true, frame: value as { type: ClientFrameType } & Record<string, unknown>, ref }
+  return { ok: true, frame: value, handler, ref }
 }

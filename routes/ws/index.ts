@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { RawData } from 'ws'
+import { SocketConnection } from '../../plugins/hub/connection.js'
 import { ChatError } from '../../src/domain/errors.js'
-import { postGroupMessage } from '../../src/domain/messages.js'
 import { errorResponses } from '../../src/schemas/common.js'
-import type { GroupMessageIn } from '../../src/schemas/frames.js'
-import { SocketConnection } from './connection.js'
+import { PingIn } from '../../src/schemas/frames.js'
 import { parseClientFrame } from './frames.js'
 
 const wsSchema = {
@@ -13,9 +12,9 @@ const wsSchema = {
   summary: 'Open the realtime socket',
   description:
     'Upgrade to a WebSocket. The token goes in the query string; a missing, invalid, expired or foreign token ' +
-    'is refused with 401 before the upgrade. Frames are JSON text: every message stored in one of your groups ' +
-    'arrives as `{"type":"group_message", ...}`; send `group_message` or `ping` frames, each optionally with a ' +
-    '`ref` that the `ack`/`error`/`pong` reply echoes.',
+    'is refused with 401 before the upgrade. Frames are JSON text: every message stored in one of your ' +
+    'conversations arrives as a `group_message` or `direct_message` frame; each frame you send may carry a ' +
+    '`ref` that the `ack`/`error`/`pong` reply echoes. See the README for every frame.',
   querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 4096 })) }),
   response: {
     101: Type.Null({ description: 'Switching to the WebSocket protocol.' }),
@@ -24,39 +23,25 @@ const wsSchema = {
 }
 
 /** `GET /ws?token=<JWT>`: the realtime channel. Authenticated before the upgrade; frames validated by schema. */
-const realtime: FastifyPluginAsyncTypebox = async (fastify) => {
-  const ports = { groups: fastify.store.groups, messages: fastify.store.messages, hub: fastify.hub }
+const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { realtime, hub } = fastify
+
+  realtime.frame('ping', PingIn, () => ({ type: 'pong', timestamp: new Date().toISOString() }))
 
   async function handleFrame(connection: SocketConnection, data: RawData, isBinary: boolean): Promise<void> {
     if (isBinary) {
       connection.send({ type: 'error', code: 'INVALID_FRAME', error: 'Frames must be JSON text, not binary.' })
       return
     }
-    const parsed = parseClientFrame(data.toString())
+    const parsed = parseClientFrame(realtime, data.toString())
     const ref = parsed.ref === undefined ? {} : { ref: parsed.ref }
     if (!parsed.ok) {
       connection.send({ type: 'error', ...ref, code: parsed.code, error: parsed.error })
       return
     }
     try {
-      switch (parsed.frame.type) {
-        case 'ping':
-          connection.send({ type: 'pong', ...ref, timestamp: new Date().toISOString() })
-          return
-        case 'group_message': {
-          const { group_id, content, kind, media_url, reply_to_id, client_msg_id } =
-            parsed.frame as unknown as GroupMessageIn
-          const { message, created } = await postGroupMessage(ports, connection.userId, group_id, {
-            content,
-            ...(kind !== undefined ? { kind } : {}),
-            ...(media_url !== undefined ? { media_url } : {}),
-            ...(reply_to_id !== undefined ? { reply_to_id } : {}),
-            ...(client_msg_id !== undefined ? { client_msg_id } : {}),
-          })
-          connection.send({ type: 'ack', ...ref, message, duplicate: !created })
-          return
-        }
-      }
+      const reply = await parsed.handler.handle(parsed.frame, connection)
+      if (reply) connection.send({ ...reply, ...ref })
     } catch (error) {
       if (error instanceof ChatError) {
         connection.send({ type: 'error', ...ref, code: error.code, error: error.message })
@@ -64,6 +49,17 @@ const realtime: FastifyPluginAsyncTypebox = async (fastify) => {
       }
       fastify.log.error({ err: error }, 'socket frame failed')
       connection.send({ type: 'error', ...ref, code: 'INTERNAL_ERROR', error: 'Internal server error.' })
+    }
+  }
+
+  async function runListeners(kind: 'connect' | 'disconnect', connection: SocketConnection): Promise<void> {
+    const listeners = kind === 'connect' ? realtime.connectListeners : realtime.disconnectListeners
+    for (const listener of listeners) {
+      try {
+        await listener(connection)
+      } catch (error) {
+        fastify.log.error({ err: error }, `socket ${kind} listener failed`)
+      }
     }
   }
 
@@ -83,13 +79,17 @@ const realtime: FastifyPluginAsyncTypebox = async (fastify) => {
       }),
     wsHandler: (socket, request) => {
       const connection = new SocketConnection(request.user.id, request.user.jti, socket)
-      // Listen before anything awaits, so no early frame is dropped.
+      // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => connection.enqueue(() => handleFrame(connection, data, isBinary)))
-      const detach = fastify.hub.attach(connection)
-      socket.on('close', detach)
+      const detach = hub.attach(connection)
+      connection.enqueue(() => runListeners('connect', connection))
+      socket.on('close', () => {
+        detach()
+        void runListeners('disconnect', connection)
+      })
       socket.on('error', (error) => request.log.warn({ err: error }, 'socket error'))
     },
   })
 }
 
-export default realtime
+export default realtimeRoute

@@ -22,13 +22,6 @@ export const GroupMessageIn = Type.Object({
 })
 export type GroupMessageIn = Static<typeof GroupMessageIn>
 
-/** Every frame a client may send, by `type`. */
-export const ClientFrames = {
-  ping: PingIn,
-  group_message: GroupMessageIn,
-} as const
-export type ClientFrameType = keyof typeof ClientFrames
-
 export const GroupMessageOut = Type.Composite([Type.Object({ type: Type.Literal('group_message') }), Message])
 
 export const AckOut = Type.Object({
