@@ -27,18 +27,20 @@ export class LocalHub implements Hub {
     }
   }
 
-  publish(userIds: Iterable<number>, frame: OutgoingFrame): void {
+  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): void {
     let serialized: Buffer | undefined
     for (const userId of userIds) {
       const userConnections = this.connectionsByUser.get(userId)
       if (!userConnections) continue
       serialized ??= Buffer.from(JSON.stringify(frame))
-      for (const connection of userConnections) connection.sendSerialized(serialized)
+      for (const connection of userConnections) {
+        if (connection !== except) connection.sendSerialized(serialized)
+      }
     }
   }
 
-  publishToUser(userId: number, frame: OutgoingFrame): void {
-    this.publish([userId], frame)
+  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): void {
+    this.publish([userId], frame, except)
   }
 
   isOnline(userId: number): boolean {

@@ -101,9 +101,12 @@ export interface HubConnection {
 export interface Hub {
   /** Starts delivering this user's frames to the connection; returns the function that stops it. */
   attach(connection: HubConnection): () => void
-  /** Delivers one frame to every connected socket of every listed user, serializing it once. */
-  publish(userIds: Iterable<number>, frame: OutgoingFrame): void
-  publishToUser(userId: number, frame: OutgoingFrame): void
+  /**
+   * Delivers one frame to every connected socket of every listed user, serializing it once.
+   * `except` skips one connection (the socket a frame came from, when it already got an answer).
+   */
+  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): void
+  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): void
   /** Whether the user has at least one open socket. */
   isOnline(userId: number): boolean
   /** The number of open sockets. */
