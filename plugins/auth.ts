@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import jwt from '@fastify/jwt'
+import jwt, { type JWT } from '@fastify/jwt'
 import argon2 from 'argon2'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -10,6 +10,7 @@ import type { AuthUser, TokenPayload } from './types.js'
 
 /** The only algorithm tokens are signed and accepted with: `alg: none` and others are refused. */
 export const JWT_ALGORITHM = 'HS256'
+const JWT_NAMESPACE = 'chatserver'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,16 +50,24 @@ const tokenError = (error: unknown): ChatError => {
 export default fp(
   async (fastify) => {
     const { secret, expiryMinutes } = fastify.chatConfig.jwt
+    // A namespace and decorator names of our own: a host app that uses @fastify/jwt (or decorates
+    // `request.user`) for its own routes keeps its tokens, its secret and its names.
     await fastify.register(jwt, {
       secret,
       sign: { algorithm: JWT_ALGORITHM, expiresIn: expiryMinutes * 60 },
       verify: { algorithms: [JWT_ALGORITHM] },
+      namespace: JWT_NAMESPACE,
+      decoratorName: 'chatJwtPayload',
     })
+    const registered = (fastify.jwt as unknown as Record<string, JWT | undefined>)[JWT_NAMESPACE]
+    if (!registered) throw new Error('@fastify/jwt did not register the chat server namespace')
+    const signer: JWT = registered
+    if (!fastify.hasRequestDecorator('chatUser')) fastify.decorateRequest('chatUser', null as unknown as AuthUser)
 
     const passwords = createPasswordHasher(fastify.chatConfig.passwordHashing)
     const tokens: TokenIssuer = {
       async issue(user) {
-        const token = fastify.jwt.sign({ sub: String(user.id), username: user.username, jti: randomUUID() })
+        const token = signer.sign({ sub: String(user.id), username: user.username, jti: randomUUID() })
         return { token, expires_at: new Date(Date.now() + expiryMinutes * 60_000).toISOString() }
       },
     }
@@ -69,7 +78,7 @@ export default fp(
       if (!token) throw unauthorized('MISSING_TOKEN', 'A bearer token is required.')
       let payload: TokenPayload & { exp: number }
       try {
-        payload = fastify.jwt.verify<TokenPayload & { exp: number }>(token)
+        payload = signer.verify<TokenPayload & { exp: number }>(token)
       } catch (error) {
         throw tokenError(error)
       }
@@ -91,7 +100,7 @@ export default fp(
       if (header !== undefined && !match) {
         throw unauthorized('INVALID_TOKEN', 'The Authorization header must be "Bearer <token>".')
       }
-      request.user = await verifyToken(match?.[1])
+      request.chatUser = await verifyToken(match?.[1])
     }
 
     fastify.decorate('passwords', passwords)

@@ -20,6 +20,7 @@ export default fp(
           { name: 'users', description: 'Accounts and tokens' },
           { name: 'groups', description: 'Groups and their members' },
           { name: 'messages', description: 'Sending and reading messages' },
+          { name: 'chats', description: 'The chat list, read markers and unread counts' },
           { name: 'realtime', description: 'The WebSocket' },
           { name: 'health', description: 'Liveness' },
         ],

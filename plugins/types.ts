@@ -13,8 +13,15 @@ declare module 'fastify' {
     hub: Hub
     passwords: PasswordHasher
     tokens: TokenIssuer
-    /** onRequest/preHandler hook: 401 unless the request carries a valid bearer token; sets `request.user`. */
+    /** onRequest/preHandler hook: 401 unless the request carries a valid bearer token; sets `request.chatUser`. */
     authenticate: (request: FastifyRequest) => Promise<void>
+  }
+  interface FastifyRequest {
+    /**
+     * The caller, set by `authenticate` (and by the socket route before the upgrade). Named apart from
+     * `request.user` so a host app's own auth (@fastify/jwt, passport, …) keeps that name.
+     */
+    chatUser: AuthUser
   }
 }
 
@@ -32,11 +39,4 @@ export interface TokenPayload {
   sub: string
   username: string
   jti: string
-}
-
-declare module '@fastify/jwt' {
-  interface FastifyJWT {
-    payload: TokenPayload
-    user: AuthUser
-  }
 }

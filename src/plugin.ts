@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http'
 import { dirname, join } from 'node:path'
+import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import autoload from '@fastify/autoload'
 import websocket from '@fastify/websocket'
@@ -36,6 +38,22 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(websocket, {
     options: { maxPayload: fastify.chatConfig.maxFrameBytes, perMessageDeflate: false },
   })
+  // @fastify/websocket takes every upgrade request on the server, also those for a host app's own
+  // routes, and ends those sockets only in this context's hooks. When embedded under a prefix, end any
+  // left over from outside it at shutdown, so the host still closes. (Our own sockets close with 1001.)
+  if (fastify.prefix !== '') {
+    const foreignUpgrades = new Set<Duplex>()
+    const trackUpgrade = (request: IncomingMessage, socket: Duplex) => {
+      if (request.url?.startsWith(`${fastify.prefix}/`)) return
+      foreignUpgrades.add(socket)
+      socket.once('close', () => foreignUpgrades.delete(socket))
+    }
+    fastify.server.on('upgrade', trackUpgrade)
+    fastify.addHook('preClose', async () => {
+      fastify.server.off('upgrade', trackUpgrade)
+      for (const socket of foreignUpgrades) socket.destroy()
+    })
+  }
   // Bodies are JSON: without this, a text/plain body would be parsed as a string and fail validation
   // with a confusing 400 instead of the 415 that names the problem.
   fastify.removeContentTypeParser('text/plain')

@@ -22,7 +22,13 @@ export function tempDir(t: Teardown): string {
 /** A ready app on its own temporary SQLite file, closed when the test ends. */
 export async function build(t: Teardown, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const dir = tempDir(t)
-  const app = await buildApp({ dbFile: join(dir, 'test.db'), env: {}, jwtSecret: TEST_SECRET, demoData: false, ...options })
+  const app = await buildApp({
+    dbFile: join(dir, 'test.db'),
+    env: {},
+    jwtSecret: TEST_SECRET,
+    demoData: false,
+    ...options,
+  })
   t.teardown(() => app.close())
   await app.ready()
   return app

@@ -102,5 +102,85 @@ export function createGroupStore(db: DB): GroupStore {
         .executeTakeFirst()
       return Number(result.numInsertedOrUpdatedRows ?? 0) > 0
     },
+
+    async rename(groupId, name, now) {
+      const row = await db
+        .updateTable('groups')
+        .set({ name, updated_at: now })
+        .where('id', '=', groupId)
+        .returning(['id', 'name', 'owner_id', 'created_at'])
+        .returning(memberCount)
+        .executeTakeFirst()
+      return row && toGroup(row)
+    },
+
+    async remove(groupId) {
+      // The foreign keys cascade: members, messages and the messages' reactions go with it.
+      const result = await db.deleteFrom('groups').where('id', '=', groupId).executeTakeFirst()
+      return Number(result.numDeletedRows) > 0
+    },
+
+    async setRole(groupId, userId, role, fromRoles) {
+      if (fromRoles.length === 0) return false
+      const result = await db
+        .updateTable('group_members')
+        .set({ role })
+        .where('group_id', '=', groupId)
+        .where('user_id', '=', userId)
+        .where('role', 'in', fromRoles)
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) > 0
+    },
+
+    async transferOwnership(groupId, fromUserId, toUserId, now) {
+      if (fromUserId === toUserId) return false
+      try {
+        await db.transaction().execute(async (trx) => {
+          // Each step is conditional on the state the caller checked; any miss rolls all of it back.
+          const steps = [
+            trx
+              .updateTable('group_members')
+              .set({ role: 'owner' })
+              .where('group_id', '=', groupId)
+              .where('user_id', '=', toUserId)
+              .where('role', '!=', 'owner'),
+            trx
+              .updateTable('group_members')
+              .set({ role: 'admin' })
+              .where('group_id', '=', groupId)
+              .where('user_id', '=', fromUserId)
+              .where('role', '=', 'owner'),
+          ]
+          for (const step of steps) {
+            if (Number((await step.executeTakeFirst()).numUpdatedRows) === 0) throw new TransferRefused()
+          }
+          const moved = await trx
+            .updateTable('groups')
+            .set({ owner_id: toUserId, updated_at: now })
+            .where('id', '=', groupId)
+            .where('owner_id', '=', fromUserId)
+            .executeTakeFirst()
+          if (Number(moved.numUpdatedRows) === 0) throw new TransferRefused()
+        })
+        return true
+      } catch (error) {
+        if (error instanceof TransferRefused) return false
+        throw error
+      }
+    },
+
+    async removeMember(groupId, userId, roles) {
+      if (roles.length === 0) return false
+      const result = await db
+        .deleteFrom('group_members')
+        .where('group_id', '=', groupId)
+        .where('user_id', '=', userId)
+        .where('role', 'in', roles)
+        .executeTakeFirst()
+      return Number(result.numDeletedRows) > 0
+    },
   }
 }
+
+/** Thrown inside the transfer transaction to roll it back when the state changed under it. */
+class TransferRefused extends Error {}

@@ -1,9 +1,19 @@
 import fp from 'fastify-plugin'
 import type { DB } from '../../src/database.js'
-import type { GroupStore, MessageStore, UserStore } from '../../src/domain/ports.js'
+import type {
+  ChatStore,
+  DirectStore,
+  GroupStore,
+  MessageStore,
+  ReactionStore,
+  UserStore,
+} from '../../src/domain/ports.js'
 import '../types.js'
+import { createChatStore } from './chats.js'
+import { createDirectStore } from './direct.js'
 import { createGroupStore } from './groups.js'
 import { createMessageStore } from './messages.js'
+import { createReactionStore } from './reactions.js'
 import { createUserStore } from './users.js'
 
 /** The repositories the domain talks to, each a Kysely implementation of its port. */
@@ -11,10 +21,20 @@ export interface Stores {
   users: UserStore
   groups: GroupStore
   messages: MessageStore
+  chats: ChatStore
+  reactions: ReactionStore
+  direct: DirectStore
 }
 
 export function createStores(db: DB): Stores {
-  return { users: createUserStore(db), groups: createGroupStore(db), messages: createMessageStore(db) }
+  return {
+    users: createUserStore(db),
+    groups: createGroupStore(db),
+    messages: createMessageStore(db),
+    chats: createChatStore(db),
+    reactions: createReactionStore(db),
+    direct: createDirectStore(db),
+  }
 }
 
 /** `fastify.store`: the repositories over `fastify.db`. */

@@ -1,6 +1,7 @@
 import type { DB, MessageRow } from '../../src/database.js'
 import type { MessageStore } from '../../src/domain/ports.js'
 import type { Message } from '../../src/schemas/message.js'
+import { reactionCounts } from './reactions.js'
 
 /** A stored row as clients see it: a deleted message keeps its place but not its content. */
 export function toMessage(row: MessageRow): Message {
@@ -71,6 +72,31 @@ export function createMessageStore(db: DB): MessageStore {
         .execute()
       if (!forwards) rows.reverse()
       return rows.map(toMessage)
+    },
+
+    async updateContent(messageId, content, now) {
+      const row = await db
+        .updateTable('messages')
+        .set({ content, edited_at: now })
+        .where('id', '=', messageId)
+        .where('deleted_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst()
+      return row && toMessage(row)
+    },
+
+    async softDelete(messageId, now) {
+      const result = await db
+        .updateTable('messages')
+        .set({ deleted_at: now })
+        .where('id', '=', messageId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) > 0
+    },
+
+    reactionCounts(messageIds) {
+      return reactionCounts(db, messageIds)
     },
   }
 }

@@ -51,5 +51,32 @@ export function createUserStore(db: DB): UserStore {
       }
       return select.orderBy('id').limit(limit).execute()
     },
+
+    findByIdWithHash(id) {
+      return db
+        .selectFrom('users')
+        .select([...PUBLIC_COLUMNS, 'password_hash'])
+        .where('id', '=', id)
+        .executeTakeFirst()
+    },
+
+    async update(id, { username, passwordHash, now }) {
+      try {
+        return await db
+          .updateTable('users')
+          .set({
+            updated_at: now,
+            ...(username !== undefined ? { username } : {}),
+            ...(passwordHash !== undefined ? { password_hash: passwordHash } : {}),
+          })
+          .where('id', '=', id)
+          .returning(PUBLIC_COLUMNS)
+          .executeTakeFirst()
+      } catch (error) {
+        // Only the username is unique among the columns written here.
+        if (isUniqueViolation(error)) return 'username'
+        throw error
+      }
+    },
   }
 }

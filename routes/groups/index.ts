@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { addMember, createGroup, listMembers } from '../../src/domain/groups.js'
+import { announceMemberAdded } from '../../src/domain/membership.js'
 import * as schemas from './schemas.js'
 
 /** Groups: create, list mine, list and add members. */
@@ -8,25 +9,26 @@ const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   const { store } = fastify
 
   fastify.post('/v1/groups', { schema: schemas.createGroup }, async (request, reply) => {
-    const group = await createGroup(store.groups, request.user.id, request.body.name)
+    const group = await createGroup(store.groups, request.chatUser.id, request.body.name)
     return reply.code(201).send(group)
   })
 
   fastify.get('/v1/groups', { schema: schemas.listGroups }, async (request) => {
-    const mine = await store.groups.listForUser(request.user.id)
+    const mine = await store.groups.listForUser(request.chatUser.id)
     return { groups: mine, count: mine.length }
   })
 
   fastify.get('/v1/groups/:groupID/members', { schema: schemas.listMembers }, async (request) => {
     const { groupID } = request.params
-    const details = await listMembers(store.groups, request.user.id, groupID)
+    const details = await listMembers(store.groups, request.chatUser.id, groupID)
     return { group_id: groupID, members: details.map((m) => m.user_id), member_details: details, count: details.length }
   })
 
   fastify.post('/v1/groups/:groupID/members', { schema: schemas.addMember }, async (request) => {
     const { groupID } = request.params
     const { user_id } = request.body
-    const { added } = await addMember(store, request.user.id, groupID, user_id)
+    const { added } = await addMember(store, request.chatUser.id, groupID, user_id)
+    if (added) await announceMemberAdded({ groups: store.groups, hub: fastify.hub }, groupID, user_id)
     return {
       message: added ? 'Member added' : 'User is already a member; nothing changed',
       group_id: groupID,

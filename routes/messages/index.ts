@@ -9,14 +9,19 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const ports = { groups: fastify.store.groups, messages: fastify.store.messages, hub: fastify.hub }
 
   fastify.post('/v1/messages/group/:groupID', { schema: schemas.postGroupMessage }, async (request, reply) => {
-    const { message, created } = await postGroupMessage(ports, request.user.id, request.params.groupID, request.body)
+    const { message, created } = await postGroupMessage(
+      ports,
+      request.chatUser.id,
+      request.params.groupID,
+      request.body,
+    )
     if (!created) reply.header('idempotent-replayed', 'true')
     return reply.code(201).send(message)
   })
 
   fastify.get('/v1/groups/:groupID/messages', { schema: schemas.groupHistory }, async (request) => {
     const { groupID } = request.params
-    const page = await groupHistory(ports, request.user.id, groupID, request.query)
+    const page = await groupHistory(ports, request.chatUser.id, groupID, request.query)
     return { group_id: groupID, ...page }
   })
 

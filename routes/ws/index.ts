@@ -68,7 +68,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     url: '/ws',
     schema: wsSchema,
     preValidation: async (request) => {
-      request.user = await fastify.verifyToken(request.query.token)
+      request.chatUser = await fastify.verifyToken(request.query.token)
     },
     // A plain GET that does not ask to upgrade.
     handler: async (_request, reply) =>
@@ -78,7 +78,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         statusCode: 426,
       }),
     wsHandler: (socket, request) => {
-      const connection = new SocketConnection(request.user.id, request.user.jti, socket)
+      const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket)
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => connection.enqueue(() => handleFrame(connection, data, isBinary)))
       const detach = hub.attach(connection)

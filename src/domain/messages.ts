@@ -1,6 +1,7 @@
 import type { Message, MessageInput, MessageKind } from '../schemas/message.js'
 import { badRequest, groupNotFound, notAMember } from './errors.js'
 import { requireMembership } from './groups.js'
+import { withReactionCounts } from './message-actions.js'
 import type { GroupStore, Hub, MessageStore, OutgoingFrame } from './ports.js'
 
 export interface MessagePorts {
@@ -30,7 +31,8 @@ export function groupMessageFrame(message: Message): OutgoingFrame {
   }
 }
 
-function resolveKind(input: MessageInput): MessageKind {
+/** The message kind a client asked for: `kind`, or `type` (its name in the original API); text by default. */
+export function resolveKind(input: MessageInput): MessageKind {
   if (input.kind && input.type && input.kind !== input.type) {
     throw badRequest('VALIDATION_ERROR', '`type` and `kind` name the same thing and must agree.')
   }
@@ -127,5 +129,6 @@ export async function groupHistory(
     ...(query.before_id !== undefined ? { beforeId: query.before_id } : {}),
     ...(query.after_id !== undefined ? { afterId: query.after_id } : {}),
   })
-  return toHistoryPage(rows, query)
+  const page = toHistoryPage(rows, query)
+  return { ...page, messages: await withReactionCounts(ports.messages, page.messages) }
 }

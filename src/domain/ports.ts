@@ -1,5 +1,6 @@
+import type { ChatSummary } from '../schemas/chat.js'
 import type { Group, GroupMember, Role } from '../schemas/group.js'
-import type { Message, MessageKind } from '../schemas/message.js'
+import type { Message, MessageKind, ReactionCount } from '../schemas/message.js'
 import type { User } from '../schemas/user.js'
 
 // The ports the domain talks to. Plugins provide the implementations (Kysely stores, the hub,
@@ -21,6 +22,16 @@ export interface UserStore {
   findById(id: number): Promise<User | undefined>
   /** Users ordered by id, after `afterId`, whose username or email contains `query`. */
   list(page: { query?: string; afterId?: number; limit: number }): Promise<User[]>
+  /** The user with their password hash, for re-checking the current password. */
+  findByIdWithHash(id: number): Promise<UserWithHash | undefined>
+  /**
+   * Changes the given fields of one user in one write; resolves `'username'`, changing nothing,
+   * when that username is taken (case-insensitive), and undefined when no user has the id.
+   */
+  update(
+    id: number,
+    changes: { username?: string; passwordHash?: string; now: string },
+  ): Promise<User | 'username' | undefined>
 }
 
 export interface GroupStore {
@@ -33,6 +44,22 @@ export interface GroupStore {
   memberIds(groupId: number): Promise<number[]>
   /** Adds a member; resolves false, changing nothing, when they already are one. */
   addMember(groupId: number, userId: number, role: Role, now: string): Promise<boolean>
+  /** Renames a group; resolves the group after it, or undefined when it does not exist. */
+  rename(groupId: number, name: string, now: string): Promise<Group | undefined>
+  /** Deletes a group with its members, messages and their reactions; false when it did not exist. */
+  remove(groupId: number): Promise<boolean>
+  /**
+   * Sets a member's role to admin or member, only while their current role is one of `fromRoles`;
+   * false (nothing changed) otherwise.
+   */
+  setRole(groupId: number, userId: number, role: 'admin' | 'member', fromRoles: readonly Role[]): Promise<boolean>
+  /**
+   * In one transaction: `toUserId` (a member) becomes owner, `fromUserId` (the current owner)
+   * becomes admin, and the group's owner_id changes. False, changing nothing, unless both still hold.
+   */
+  transferOwnership(groupId: number, fromUserId: number, toUserId: number, now: string): Promise<boolean>
+  /** Removes a member only while their role is one of `roles`; false (nothing changed) otherwise. */
+  removeMember(groupId: number, userId: number, roles: readonly Role[]): Promise<boolean>
 }
 
 export interface NewMessage {
@@ -64,6 +91,15 @@ export interface MessageStore {
    * (or the newest of all), or the oldest above `afterId`. The extra one tells whether more exist.
    */
   groupHistory(groupId: number, page: HistoryPage): Promise<Message[]>
+  /**
+   * Replaces a message's content and sets `edited_at`, unless it is deleted. Resolves the message
+   * after the edit, or undefined (nothing changed) when it is deleted or does not exist.
+   */
+  updateContent(messageId: number, content: string, now: string): Promise<Message | undefined>
+  /** Sets `deleted_at` unless it is already set; true when this call deleted the message. */
+  softDelete(messageId: number, now: string): Promise<boolean>
+  /** Reaction counts of the given messages that are not deleted, most used emoji first; absent ids had none. */
+  reactionCounts(messageIds: readonly number[]): Promise<Map<number, ReactionCount[]>>
 }
 
 export interface PasswordHasher {
@@ -111,4 +147,55 @@ export interface Hub {
   isOnline(userId: number): boolean
   /** The number of open sockets. */
   connectionCount(): number
+}
+
+export interface ChatStore {
+  /** Every group and direct conversation of the user, with last message and unread count, most recent first. */
+  chatList(userId: number): Promise<ChatSummary[]>
+  /** Whether the message is in the group. */
+  messageInGroup(messageId: number, groupId: number): Promise<boolean>
+  /** Moves the member's marker in a group forward to `messageId` (never back); resolves the marker after it. */
+  markGroupRead(userId: number, groupId: number, messageId: number): Promise<number>
+  /** Users who share a group or a direct conversation with the user. */
+  contactsOf(userId: number): Promise<number[]>
+  /** Whether two users share a group or a direct conversation. */
+  areContacts(userId: number, otherId: number): Promise<boolean>
+}
+
+/** One emoji per user per message. Each change checks, in the same transaction, that the message is not deleted. */
+export interface ReactionStore {
+  /** Adds the reaction; `'exists'` when the user already has it, `'deleted'` (nothing stored) for a deleted message. */
+  add(messageId: number, userId: number, emoji: string, now: string): Promise<'added' | 'exists' | 'deleted'>
+  /** Removes the reaction; `'none'` when the user had none, `'deleted'` (nothing changed) for a deleted message. */
+  remove(messageId: number, userId: number, emoji: string): Promise<'removed' | 'none' | 'deleted'>
+}
+
+export interface NewDirectMessage extends Omit<NewMessage, 'groupId'> {
+  recipientId: number
+  status: 'SENT' | 'PENDING'
+}
+
+/** Direct conversations: messages between two users, their delivery state and each side's read marker. */
+export interface DirectStore {
+  /**
+   * Stores a direct message once per (sender, client_msg_id) — a repeat resolves the original with
+   * `created: false` — and, in the same transaction, points both participants' conversation rows at it.
+   */
+  insert(message: NewDirectMessage): Promise<{ message: Message; created: boolean }>
+  /** Like `MessageStore.groupHistory`, for the conversation between the two users. */
+  history(userId: number, peerId: number, page: HistoryPage): Promise<Message[]>
+  /**
+   * Turns the recipient's PENDING messages (only `messageId`, when given) into DELIVERED and resolves
+   * them in id order. Each message is claimed by one call only.
+   */
+  claimPending(recipientId: number, messageId?: number): Promise<Message[]>
+  /**
+   * Moves the user's read marker with the peer forward to `messageId` (never back) and marks the peer's
+   * messages up to the marker READ; resolves the marker, whether it moved and the messages that became READ.
+   */
+  markRead(
+    userId: number,
+    peerId: number,
+    messageId: number,
+  ): Promise<{ lastReadId: number; moved: boolean; read: Message[] }>
 }

@@ -41,3 +41,21 @@ export const ErrorOut = Type.Object({
 })
 
 export const PongOut = Type.Object({ type: Type.Literal('pong'), ref: Ref, timestamp: Timestamp() })
+
+export const MessageUpdatedOut = Type.Composite([Type.Object({ type: Type.Literal('message_updated') }), Message])
+
+export const MessageDeletedOut = Type.Object({
+  type: Type.Literal('message_deleted'),
+  id: Id(),
+  group_id: Type.Optional(Id('Set for a group message.')),
+  recipient_id: Type.Optional(Id('Set for a direct message.')),
+  sender_id: Id(),
+})
+
+export const ReactionOut = Type.Object({
+  type: Type.Literal('reaction'),
+  message_id: Id(),
+  emoji: Type.String(),
+  user_id: Id('Who reacted.'),
+  action: Type.Union([Type.Literal('added'), Type.Literal('removed')]),
+})

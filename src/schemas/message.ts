@@ -19,6 +19,13 @@ export const MAX_CONTENT_LENGTH = 16_000
 export const MAX_URL_LENGTH = 2_048
 export const MAX_CLIENT_MSG_ID_LENGTH = 128
 
+/** How many users reacted to a message with one emoji. */
+export const ReactionCount = Type.Object(
+  { emoji: Type.String(), count: Type.Integer({ minimum: 1 }) },
+  { title: 'ReactionCount' },
+)
+export type ReactionCount = Static<typeof ReactionCount>
+
 /**
  * A stored message. Group messages carry `group_id`, direct messages `recipient_id` and `status`.
  * `id` grows with every stored message across the server, so it orders and pages everything.
@@ -38,6 +45,11 @@ export const Message = Type.Object(
     edited_at: Nullable(Timestamp()),
     deleted: Type.Boolean(),
     status: Type.Optional(DeliveryStatus),
+    reactions: Type.Optional(
+      Type.Array(ReactionCount, {
+        description: 'In history: how many users reacted with each emoji, most used first. Absent when none.',
+      }),
+    ),
   },
   { title: 'Message' },
 )

@@ -49,7 +49,7 @@ t.test('the seed walkthrough, verbatim, against `npm start`', async (t) => {
       body: JSON.stringify({ email, password: 'password' }),
     })
     t.equal(res.status, 200, `${email} logs in with the default password`)
-    return ((await res.json()) as { token: string; user: { id: number } })
+    return (await res.json()) as { token: string; user: { id: number } }
   }
   const ava = await login('ava@temp.com')
   const mike = await login('mike@temp.com')

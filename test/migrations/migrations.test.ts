@@ -1,15 +1,15 @@
 import { join } from 'node:path'
-import { sql, type Kysely } from 'kysely'
+import { sql, type Insertable, type Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import { migrateToLatest, openSqlite } from '../../plugins/db.js'
-import type { Database } from '../../src/database.js'
+import type { Database, MessagesTable } from '../../src/database.js'
 import { tempDir } from '../helpers.js'
 
 /** Every table of src/database.ts with its columns, as the migrations must create them. */
 const EXPECTED: Record<keyof Database, string[]> = {
   users: ['id', 'username', 'email', 'password_hash', 'created_at', 'updated_at'],
   groups: ['id', 'name', 'owner_id', 'created_at', 'updated_at'],
-  group_members: ['group_id', 'user_id', 'role', 'joined_at'],
+  group_members: ['group_id', 'user_id', 'role', 'joined_at', 'last_read_id'],
   messages: [
     'id',
     'group_id',
@@ -24,7 +24,10 @@ const EXPECTED: Record<keyof Database, string[]> = {
     'created_at',
     'edited_at',
     'deleted_at',
+    'dm_pair',
   ],
+  direct_conversations: ['user_id', 'peer_id', 'last_read_id', 'last_message_id', 'created_at'],
+  reactions: ['message_id', 'user_id', 'emoji', 'created_at'],
   app_meta: ['key', 'value'],
 }
 
@@ -57,12 +60,16 @@ async function addGroup(db: Kysely<Database>, ownerId: number): Promise<number> 
   return row.id
 }
 
-function message(fields: Partial<Database['messages'] extends infer M ? { [K in keyof M]: unknown } : never>) {
-  return { sender_id: 0, kind: 'text' as const, content: 'hi', created_at: NOW, group_id: null, recipient_id: null, ...fields }
+/** A text message row with the given fields. */
+function message(fields: Partial<Insertable<MessagesTable>> & { sender_id: number }): Insertable<MessagesTable> {
+  return { kind: 'text', content: 'hi', created_at: NOW, ...fields }
 }
 
 async function countMessages(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  const row = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow()
   return Number(row.n)
 }
 
@@ -102,7 +109,11 @@ t.test('running migrateToLatest a second time is a no-op', async (t) => {
   await migrateToLatest(db)
   t.same(await migrationRows(db), applied, 'no migration ran again')
   t.same(await db.introspection.getTables(), before, 'the schema is unchanged')
-  t.same(await db.selectFrom('users').select(['id', 'username']).execute(), [{ id: userId, username: 'keeper' }], 'data kept')
+  t.same(
+    await db.selectFrom('users').select(['id', 'username']).execute(),
+    [{ id: userId, username: 'keeper' }],
+    'data kept',
+  )
 
   // A new process opening the same file: still nothing to do.
   const again = openSqlite(file)
@@ -118,16 +129,28 @@ t.test('the unique (sender_id, client_msg_id) index rejects a duplicate but allo
   const mike = await addUser(db, 'mike')
   const groupId = await addGroup(db, ava)
 
-  await db.insertInto('messages').values(message({ sender_id: ava, group_id: groupId, client_msg_id: 'c1' }) as never).execute()
+  await db
+    .insertInto('messages')
+    .values(message({ sender_id: ava, group_id: groupId, client_msg_id: 'c1' }))
+    .execute()
   await t.rejects(
-    db.insertInto('messages').values(message({ sender_id: ava, group_id: groupId, client_msg_id: 'c1' }) as never).execute(),
+    db
+      .insertInto('messages')
+      .values(message({ sender_id: ava, group_id: groupId, client_msg_id: 'c1' }))
+      .execute(),
     /UNIQUE constraint failed/,
     'same sender, same client_msg_id refused',
   )
-  await db.insertInto('messages').values(message({ sender_id: mike, group_id: groupId, client_msg_id: 'c1' }) as never).execute()
+  await db
+    .insertInto('messages')
+    .values(message({ sender_id: mike, group_id: groupId, client_msg_id: 'c1' }))
+    .execute()
   t.pass('another sender may use the same client_msg_id')
   for (let i = 0; i < 3; i += 1) {
-    await db.insertInto('messages').values(message({ sender_id: ava, group_id: groupId, client_msg_id: null }) as never).execute()
+    await db
+      .insertInto('messages')
+      .values(message({ sender_id: ava, group_id: groupId, client_msg_id: null }))
+      .execute()
   }
   t.pass('many NULL client_msg_ids from one sender are allowed')
   t.equal(await countMessages(db), 5, 'all but the duplicate stored')
@@ -140,19 +163,31 @@ t.test('a message must belong to exactly one conversation', async (t) => {
   const groupId = await addGroup(db, ava)
 
   await t.rejects(
-    db.insertInto('messages').values(message({ sender_id: ava, group_id: groupId, recipient_id: mike }) as never).execute(),
+    db
+      .insertInto('messages')
+      .values(message({ sender_id: ava, group_id: groupId, recipient_id: mike }))
+      .execute(),
     /CHECK constraint failed/,
     'both group_id and recipient_id refused',
   )
   await t.rejects(
-    db.insertInto('messages').values(message({ sender_id: ava }) as never).execute(),
+    db
+      .insertInto('messages')
+      .values(message({ sender_id: ava }))
+      .execute(),
     /CHECK constraint failed/,
     'neither group_id nor recipient_id refused',
   )
   t.equal(await countMessages(db), 0, 'nothing stored')
 
-  await db.insertInto('messages').values(message({ sender_id: ava, group_id: groupId }) as never).execute()
-  await db.insertInto('messages').values(message({ sender_id: ava, recipient_id: mike, status: 'SENT' }) as never).execute()
+  await db
+    .insertInto('messages')
+    .values(message({ sender_id: ava, group_id: groupId }))
+    .execute()
+  await db
+    .insertInto('messages')
+    .values(message({ sender_id: ava, recipient_id: mike, status: 'SENT' }))
+    .execute()
   t.equal(await countMessages(db), 2, 'a group message and a direct message are both fine')
 })
 
@@ -162,24 +197,36 @@ t.test('foreign keys are enforced', async (t) => {
   const groupId = await addGroup(db, ava)
 
   await t.rejects(
-    db.insertInto('group_members').values({ group_id: groupId, user_id: 999_999, role: 'member', joined_at: NOW }).execute(),
+    db
+      .insertInto('group_members')
+      .values({ group_id: groupId, user_id: 999_999, role: 'member', joined_at: NOW })
+      .execute(),
     /FOREIGN KEY constraint failed/,
     'a member row for a missing user is refused',
   )
   await t.rejects(
-    db.insertInto('group_members').values({ group_id: 999_999, user_id: ava, role: 'member', joined_at: NOW }).execute(),
+    db
+      .insertInto('group_members')
+      .values({ group_id: 999_999, user_id: ava, role: 'member', joined_at: NOW })
+      .execute(),
     /FOREIGN KEY constraint failed/,
     'a member row for a missing group is refused',
   )
   await t.rejects(
-    db.insertInto('messages').values(message({ sender_id: 999_999, group_id: groupId }) as never).execute(),
+    db
+      .insertInto('messages')
+      .values(message({ sender_id: 999_999, group_id: groupId }))
+      .execute(),
     /FOREIGN KEY constraint failed/,
     'a message from a missing user is refused',
   )
   const rows = await db.selectFrom('group_members').selectAll().execute()
   t.same(rows, [], 'nothing stored')
 
-  await db.insertInto('group_members').values({ group_id: groupId, user_id: ava, role: 'owner', joined_at: NOW }).execute()
+  await db
+    .insertInto('group_members')
+    .values({ group_id: groupId, user_id: ava, role: 'owner', joined_at: NOW })
+    .execute()
   t.equal((await db.selectFrom('group_members').selectAll().execute()).length, 1, 'a valid member row is accepted')
 })
 

@@ -166,3 +166,22 @@ t.test('the same connection re-attached after detach receives again', async (t) 
   detach2()
   t.equal(hub.connectionCount(), 0)
 })
+
+t.test('a publish can skip the connection the frame came from, and only that one', async (t) => {
+  const hub = new LocalHub()
+  const avaPhone = new FakeConnection(1)
+  const avaLaptop = new FakeConnection(1)
+  const mike = new FakeConnection(2)
+  for (const c of [avaPhone, avaLaptop, mike]) hub.attach(c)
+
+  hub.publish([1, 2], { type: 'group_message', content: 'from the phone' }, avaPhone)
+  t.equal(avaPhone.received.length, 0, 'the sending socket gets no echo')
+  t.equal(avaLaptop.received.length, 1, "the sender's other socket still gets it")
+  t.equal(mike.received.length, 1, 'other users get it')
+  t.ok(avaLaptop.received[0] === mike.received[0], 'still one shared buffer')
+
+  hub.publishToUser(1, { type: 'read' }, avaLaptop)
+  t.equal(avaPhone.received.length, 1, 'publishToUser reaches the non-excluded socket')
+  t.equal(avaLaptop.received.length, 1, 'and skips the excluded one')
+  t.equal(mike.received.length, 1, 'and nobody else')
+})

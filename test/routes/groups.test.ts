@@ -144,7 +144,10 @@ t.test('listing groups shows only the groups I am in, each with my role', async 
   const mikeBody = forMike.json<{ groups: GroupBody[]; count: number }>()
   t.equal(mikeBody.count, 2)
   const byId = new Map(mikeBody.groups.map((g) => [g.id, g]))
-  t.same([...byId.keys()].sort((a, b) => a - b), [shared, mikes].sort((a, b) => a - b))
+  t.same(
+    [...byId.keys()].sort((a, b) => a - b),
+    [shared, mikes].sort((a, b) => a - b),
+  )
   t.equal(byId.get(shared)?.role, 'member', 'mike is a plain member of the shared group')
   t.equal(byId.get(mikes)?.role, 'owner', 'mike owns his own group')
   t.notOk(byId.has(zoes), "zoe's group is not in mike's list")
@@ -164,7 +167,10 @@ t.test('the members list gives ids and each member’s role', async (t) => {
     const body = res.json<MembersBody>()
     t.equal(body.group_id, groupId)
     t.equal(body.count, 2)
-    t.same([...body.members].sort((a, b) => a - b), [ava.id, mike.id].sort((a, b) => a - b))
+    t.same(
+      [...body.members].sort((a, b) => a - b),
+      [ava.id, mike.id].sort((a, b) => a - b),
+    )
     const roles = Object.fromEntries(body.member_details.map((m) => [m.user_id, m.role]))
     t.same(roles, { [ava.id]: 'owner', [mike.id]: 'member' })
     const names = Object.fromEntries(body.member_details.map((m) => [m.user_id, m.username]))
@@ -218,7 +224,10 @@ t.test('the owner adds a member, who can then post and read the group', async (t
   t.type(body.message, 'string')
 
   const list = await membersOf(t, app, ava, groupId)
-  t.same([...list.members].sort((a, b) => a - b), [ava.id, mike.id].sort((a, b) => a - b))
+  t.same(
+    [...list.members].sort((a, b) => a - b),
+    [ava.id, mike.id].sort((a, b) => a - b),
+  )
   t.equal(list.member_details.find((m) => m.user_id === mike.id)?.role, 'member', 'added as a plain member')
 
   const post = await app.inject({

@@ -22,7 +22,10 @@ t.test('a member posts to a group and reads it back', async (t) => {
 
   const history = await app.inject({ method: 'GET', url: `/v1/groups/${groupId}/messages`, headers: ava.auth })
   t.equal(history.statusCode, 200)
-  t.same(history.json().messages.map((m: { id: number }) => m.id), [message.id])
+  t.same(
+    history.json().messages.map((m: { id: number }) => m.id),
+    [message.id],
+  )
 })
 
 interface StoredMessage {
@@ -61,7 +64,13 @@ function post(app: FastifyInstance, who: Account, groupId: number | string, payl
 }
 
 /** Posts a message and returns what was stored; fails the test unless it is a 201. */
-async function send(t: Test, app: FastifyInstance, who: Account, groupId: number, content: string): Promise<StoredMessage> {
+async function send(
+  t: Test,
+  app: FastifyInstance,
+  who: Account,
+  groupId: number,
+  content: string,
+): Promise<StoredMessage> {
   const res = await post(app, who, groupId, { content })
   t.equal(res.statusCode, 201, `stored "${content}"`)
   return res.json<StoredMessage>()
@@ -400,7 +409,17 @@ t.test('bad history paging parameters are refused', async (t) => {
   const groupId = await createGroup(app, ava)
   await send(t, app, ava, groupId, 'hello')
 
-  for (const query of ['?limit=0', '?limit=101', '?limit=x', '?limit=-1', '?limit=1.5', '?before_id=abc', '?before_id=0', '?after_id=abc', '?after_id=-1']) {
+  for (const query of [
+    '?limit=0',
+    '?limit=101',
+    '?limit=x',
+    '?limit=-1',
+    '?limit=1.5',
+    '?before_id=abc',
+    '?before_id=0',
+    '?after_id=abc',
+    '?after_id=-1',
+  ]) {
     const res = await historyRequest(app, ava, groupId, query)
     refused(t, res, 400, 'VALIDATION_ERROR', query)
   }

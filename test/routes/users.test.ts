@@ -509,8 +509,7 @@ t.test('listing and looking up users needs a token', async (t) => {
 t.test('a protected route refuses every token that is not a valid, current one for a user', async (t) => {
   const app = await build(t)
   const account = await register(app, 'holder')
-  const get = (authorization: string) =>
-    app.inject({ method: 'GET', url: '/v1/users', headers: { authorization } })
+  const get = (authorization: string) => app.inject({ method: 'GET', url: '/v1/users', headers: { authorization } })
   const valid = { sub: String(account.id), username: account.username, jti: randomUUID() }
 
   const genuine = forgeToken({ ...valid, exp: nowSeconds() + 600 })

@@ -65,7 +65,9 @@ t.test('the upgrade is refused with 401 before it happens for a bad token', asyn
     'expired token',
   )
   t.equal(
-    await upgradeStatus(url(forge({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now }, 'another-secret-of-enough-length-0123456789'))),
+    await upgradeStatus(
+      url(forge({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now }, 'another-secret-of-enough-length-0123456789')),
+    ),
     401,
     'token signed with another secret',
   )
@@ -91,12 +93,26 @@ t.test('the socket answers frames with ack, pong and error frames and stays open
 
   t.match(await avaSocket.request({ type: 'ping' }), { type: 'pong' })
 
-  const ack = await avaSocket.request({ type: 'group_message', group_id: groupId, content: 'over the socket', client_msg_id: 'c-1' })
-  t.match(ack, { type: 'ack', duplicate: false, message: { group_id: groupId, sender_id: ava.id, content: 'over the socket' } })
+  const ack = await avaSocket.request({
+    type: 'group_message',
+    group_id: groupId,
+    content: 'over the socket',
+    client_msg_id: 'c-1',
+  })
+  t.match(ack, {
+    type: 'ack',
+    duplicate: false,
+    message: { group_id: groupId, sender_id: ava.id, content: 'over the socket' },
+  })
   const sentId = (ack.message as { id: number }).id
   t.match(await mikeSocket.waitFor((f) => f.type === 'group_message'), { id: sentId, content: 'over the socket' })
 
-  const retry = await avaSocket.request({ type: 'group_message', group_id: groupId, content: 'over the socket', client_msg_id: 'c-1' })
+  const retry = await avaSocket.request({
+    type: 'group_message',
+    group_id: groupId,
+    content: 'over the socket',
+    client_msg_id: 'c-1',
+  })
   t.match(retry, { type: 'ack', duplicate: true, message: { id: sentId } }, 'a retried client_msg_id acks the original')
 
   const refusals: Array<[Record<string, unknown>, string]> = [
@@ -121,7 +137,9 @@ t.test('the socket answers frames with ack, pong and error frames and stays open
   avaSocket.send('[1,2,3]')
   t.match(await avaSocket.waitFor((f) => f.code === 'INVALID_FRAME'), { type: 'error' })
   avaSocket.socket.send(Buffer.from([1, 2, 3]), { binary: true })
-  t.match(await avaSocket.waitFor((f) => f.code === 'INVALID_FRAME' && String(f.error).includes('binary')), { type: 'error' })
+  t.match(await avaSocket.waitFor((f) => f.code === 'INVALID_FRAME' && String(f.error).includes('binary')), {
+    type: 'error',
+  })
 
   t.match(await avaSocket.request({ type: 'ping' }), { type: 'pong' }, 'still open after every bad frame')
 
@@ -203,4 +221,23 @@ t.test('tokens never reach the request log', async (t) => {
   t.notOk(log.includes(ava.token), 'the token appears nowhere in the log')
   t.notOk(log.includes(ava.token.split('.')[2] ?? 'no-signature'), 'not even its signature')
   t.notOk(/authorization/i.test(log), 'no Authorization header is logged')
+})
+
+t.test('string formats are checked in frames as over REST', async (t) => {
+  const app = await build(t)
+  const port = await listen(app)
+  const ava = await register(app, 'ava')
+  const groupId = await createGroup(app, ava)
+  const socket = await Client.connect(t, port, ava.token)
+  const ok = await socket.request({
+    type: 'group_message',
+    group_id: groupId,
+    content: 'a picture',
+    kind: 'image',
+    media_url: 'https://example.com/cat.png',
+  })
+  t.match(ok, { type: 'ack', message: { kind: 'image', media_url: 'https://example.com/cat.png' } })
+  const bad = await socket.request({ type: 'group_message', group_id: groupId, content: 'x', media_url: 'not a url' })
+  t.match(bad, { type: 'error', code: 'VALIDATION_ERROR' })
+  t.match(String(bad.error), /media_url/)
 })

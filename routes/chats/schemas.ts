@@ -1,0 +1,82 @@
+import { Type } from '@sinclair/typebox'
+import { ChatSummary } from '../../src/schemas/chat.js'
+import { errorResponses, Id, Nullable, Timestamp } from '../../src/schemas/common.js'
+import { Message } from '../../src/schemas/message.js'
+import { User } from '../../src/schemas/user.js'
+
+const bearer = [{ bearerAuth: [] }]
+const Ref = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Integer()]))
+const conversationFields = {
+  group_id: Type.Optional(Id('The group, for a group conversation.')),
+  user_id: Type.Optional(Id('The other user, for a direct conversation.')),
+}
+
+export const listChats = {
+  tags: ['chats'],
+  summary: 'List my conversations',
+  description:
+    'Every group and direct conversation of the caller with its last message, unread count and last activity, ' +
+    'most recent first.',
+  security: bearer,
+  response: { 200: Type.Object({ chats: Type.Array(ChatSummary), count: Type.Integer() }), ...errorResponses(401) },
+}
+
+export const markRead = {
+  tags: ['chats'],
+  summary: 'Move my read marker',
+  description:
+    'Moves the caller’s read marker in one conversation (exactly one of `group_id` and `user_id`) forward to ' +
+    '`message_id`, never back. Unread counts follow; the caller’s other sockets get a `read` frame. In a direct ' +
+    'conversation the other user’s messages up to the marker become `READ`.',
+  security: bearer,
+  body: Type.Object({ ...conversationFields, message_id: Id() }),
+  response: {
+    200: Type.Object({
+      message: Type.String(),
+      group_id: Type.Optional(Id()),
+      user_id: Type.Optional(Id()),
+      last_read_id: Type.Integer({ minimum: 0, description: 'The marker after the move.' }),
+    }),
+    ...errorResponses(400, 401, 403, 404, 413, 415),
+  },
+}
+
+export const UserWithChatInfo = Type.Composite([
+  User,
+  Type.Object({
+    online: Nullable(Type.Boolean({ description: 'Null for users you share no conversation with.' })),
+    last_message: Nullable(Message),
+    unread_count: Type.Integer({ minimum: 0 }),
+    last_activity: Nullable(Timestamp()),
+  }),
+])
+
+export const usersWithChatInfo = {
+  tags: ['users'],
+  summary: 'List users with my direct conversation with each',
+  description: 'Other users by id, each with the last direct message, unread count and presence. Page with `after_id`.',
+  security: bearer,
+  querystring: Type.Object({
+    q: Type.Optional(Type.String({ maxLength: 100 })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    after_id: Type.Optional(Id()),
+  }),
+  response: {
+    200: Type.Object({
+      users: Type.Array(UserWithChatInfo),
+      count: Type.Integer(),
+      has_more: Type.Boolean(),
+      next_after_id: Nullable(Id()),
+    }),
+    ...errorResponses(400, 401),
+  },
+}
+
+export const ReadIn = Type.Object({ type: Type.Literal('read'), ref: Ref, ...conversationFields, message_id: Id() })
+
+export const TypingIn = Type.Object({
+  type: Type.Literal('typing'),
+  ref: Ref,
+  ...conversationFields,
+  state: Type.Union([Type.Literal('start'), Type.Literal('stop')]),
+})

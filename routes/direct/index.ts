@@ -1,0 +1,49 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { deliverPending, directHistory, postDirectMessage } from '../../src/domain/direct.js'
+import * as schemas from './schemas.js'
+
+/**
+ * Direct messages: send to one user (persist, then push through the hub), read the conversation,
+ * the `direct_message` socket frame, and delivery of pending messages when the recipient connects.
+ */
+const direct: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.addHook('onRequest', fastify.authenticate)
+  const { store, hub, realtime } = fastify
+  const ports = { users: store.users, messages: store.messages, direct: store.direct, hub }
+
+  fastify.post('/v1/messages/p2p/:recipientID', { schema: schemas.postDirectMessage }, async (request, reply) => {
+    const { message, created } = await postDirectMessage(
+      ports,
+      request.chatUser.id,
+      request.params.recipientID,
+      request.body,
+    )
+    if (!created) reply.header('idempotent-replayed', 'true')
+    return reply.code(201).send(message)
+  })
+
+  fastify.get('/v1/messages/history/:recipientID', { schema: schemas.directHistory }, async (request) => {
+    const { recipientID } = request.params
+    const page = await directHistory(ports, request.chatUser.id, recipientID, request.query)
+    return { user_id: recipientID, ...page }
+  })
+
+  realtime.frame('direct_message', schemas.DirectMessageIn, async (frame, connection) => {
+    const { recipient_id, content, kind, media_url, reply_to_id, client_msg_id } = frame
+    const input = {
+      content,
+      ...(kind !== undefined ? { kind } : {}),
+      ...(media_url !== undefined ? { media_url } : {}),
+      ...(reply_to_id !== undefined ? { reply_to_id } : {}),
+      ...(client_msg_id !== undefined ? { client_msg_id } : {}),
+    }
+    const { message, created } = await postDirectMessage(ports, connection.userId, recipient_id, input, connection)
+    return { type: 'ack', message, duplicate: !created }
+  })
+
+  realtime.onConnect(async (connection) => {
+    await deliverPending(ports, connection.userId, (frame) => connection.send(frame))
+  })
+}
+
+export default direct
