@@ -242,3 +242,90 @@ t.test('presence: contacts hear when a user comes online and goes offline, once 
   t.equal((await app.inject({ method: 'GET', url: '/v1/users/999999/presence', headers: mike.auth })).statusCode, 404)
   t.equal((await app.inject({ method: 'GET', url: '/v1/users/abc/presence', headers: mike.auth })).statusCode, 400)
 })
+
+t.test(
+  'direct conversations: in the chat list, read markers turn messages READ, typing reaches the peer',
+  async (t) => {
+    const app = await build(t)
+    const port = await listen(app)
+    const ava = await register(app, 'ava')
+    const mike = await register(app, 'mike')
+    const zoe = await register(app, 'zoe')
+    const avaSocket = await Client.connect(t, port, ava.token)
+    const mikeSocket = await Client.connect(t, port, mike.token)
+    const zoeSocket = await Client.connect(t, port, zoe.token)
+
+    const dm = async (from: typeof ava, to: typeof ava, content: string) => {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/messages/p2p/${to.id}`,
+        headers: from.auth,
+        payload: { content },
+      })
+      t.equal(res.statusCode, 201)
+      return res.json<{ id: number }>().id
+    }
+    await dm(ava, mike, 'hi mike')
+    const second = await dm(ava, mike, 'are you there?')
+
+    const list = (await app.inject({ method: 'GET', url: '/v1/chats', headers: mike.auth })).json<{ chats: Chat[] }>()
+    t.match(list.chats, [
+      { chat: 'direct', user_id: ava.id, name: ava.username, unread_count: 2, last_message: { id: second } },
+    ])
+    const withInfo = await app.inject({ method: 'GET', url: '/v1/users/with-chat-info', headers: mike.auth })
+    t.equal(withInfo.statusCode, 200)
+    const avaEntry = withInfo
+      .json<{ users: Array<{ id: number; unread_count: number; online: boolean | null }> }>()
+      .users.find((u) => u.id === ava.id)
+    t.match(avaEntry, { unread_count: 2, online: true })
+
+    const read = await app.inject({
+      method: 'POST',
+      url: '/v1/chats/read',
+      headers: mike.auth,
+      payload: { user_id: ava.id, message_id: second },
+    })
+    t.equal(read.statusCode, 200)
+    t.match(read.json(), { user_id: ava.id, last_read_id: second })
+    t.match(await avaSocket.waitFor((f) => f.type === 'message_status' && f.id === second), { status: 'READ' })
+    const history = await app.inject({ method: 'GET', url: `/v1/messages/history/${mike.id}`, headers: ava.auth })
+    t.same(
+      history.json<{ messages: Array<{ status: string }> }>().messages.map((m) => m.status),
+      ['READ', 'READ'],
+      'everything up to the marker is READ for the sender',
+    )
+    const after = (await app.inject({ method: 'GET', url: '/v1/chats', headers: mike.auth })).json<{ chats: Chat[] }>()
+    t.equal(after.chats[0]?.unread_count, 0)
+    const avaList = (await app.inject({ method: 'GET', url: '/v1/chats', headers: ava.auth })).json<{ chats: Chat[] }>()
+    t.match(
+      avaList.chats,
+      [{ chat: 'direct', user_id: mike.id, unread_count: 0, last_read_id: 0 }],
+      'the sender’s own marker is untouched',
+    )
+
+    const zoeRead = await app.inject({
+      method: 'POST',
+      url: '/v1/chats/read',
+      headers: zoe.auth,
+      payload: { user_id: ava.id, message_id: second },
+    })
+    t.equal(zoeRead.statusCode, 404, 'a third user cannot mark someone else’s conversation')
+    t.equal(zoeRead.json().code, 'MESSAGE_NOT_FOUND')
+
+    avaSocket.send({ type: 'typing', user_id: mike.id, state: 'start' })
+    t.match(await mikeSocket.waitFor((f) => f.type === 'typing'), { user_id: ava.id, state: 'start' })
+    t.match(await avaSocket.request({ type: 'typing', user_id: 999_999, state: 'start' }), {
+      type: 'error',
+      code: 'USER_NOT_FOUND',
+    })
+    t.match(await avaSocket.request({ type: 'typing', user_id: ava.id, state: 'start' }), {
+      type: 'error',
+      code: 'CANNOT_MESSAGE_SELF',
+    })
+    await settle()
+    t.notOk(
+      zoeSocket.frames.some((f) => f.type === 'typing' || f.type === 'direct_message'),
+      'a third user hears nothing',
+    )
+  },
+)
