@@ -1,4 +1,10 @@
-import Fastify, { type FastifyInstance, type FastifyLoggerOptions } from 'fastify'
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyLoggerOptions,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { ChatServerOptions } from './options.js'
 import { chatServer } from './plugin.js'
@@ -25,6 +31,13 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   const { logger = false, ...chatOptions } = options
   const app = Fastify({
     logger: logger === false ? false : { ...(logger === true ? {} : logger), serializers: requestSerializers },
+    // Errors the router raises before any plugin runs (a malformed URL, an over-long path parameter)
+    // get the same body as every other error.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const statusCode: number = error.statusCode ?? 400
+      const code = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'PARAM_TOO_LONG' : 'BAD_URL'
+      void reply.code(statusCode).send({ error: error.message, code, statusCode })
+    },
   })
   await app.register(chatServer, chatOptions)
   return app
