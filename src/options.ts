@@ -8,6 +8,7 @@ import {
 } from './config.js'
 import type { Database } from './database.js'
 import type { Hub } from './domain/ports.js'
+import { DEFAULT_RESUME_LIMIT } from './domain/resume.js'
 
 /** Options of the chat server plugin. Each one overrides the environment variable named beside it. */
 export interface ChatServerOptions {
@@ -31,6 +32,8 @@ export interface ChatServerOptions {
   maxFrameBytes?: number
   /** argon2id cost parameters (defaults: OWASP's 19 MiB, 2 passes, 1 lane). */
   passwordHashing?: Partial<PasswordHashingOptions>
+  /** At most this many missed messages are replayed on a resume (default 1,000); past it the client pages history. */
+  resumeLimit?: number
   /** A realtime hub to use instead of the in-process one. */
   hub?: Hub
 }
@@ -52,6 +55,7 @@ export interface ChatServerConfig {
   bodyLimit: number
   maxFrameBytes: number
   passwordHashing: PasswordHashingOptions
+  resumeLimit: number
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024
@@ -78,5 +82,6 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     passwordHashing: { ...OWASP_ARGON2ID, ...options.passwordHashing },
+    resumeLimit: options.resumeLimit ?? DEFAULT_RESUME_LIMIT,
   }
 }

@@ -2,6 +2,13 @@ import type { WebSocket } from 'ws'
 import type { HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
 
 const TEXT_FRAME = { binary: false } as const
+const MESSAGE_FRAME = /^\{"type":"(?:group|direct)_message","id":(\d+)/
+
+/** The message id of a serialized `group_message`/`direct_message` frame (they start with type and id). */
+function messageIdOf(frame: Buffer): number | undefined {
+  const match = MESSAGE_FRAME.exec(frame.subarray(0, 64).toString('latin1'))
+  return match ? Number(match[1]) : undefined
+}
 
 /** One open socket: the hub writes pre-serialized frames to it; replies are serialized here. */
 export class SocketConnection implements HubConnection {
@@ -14,8 +21,59 @@ export class SocketConnection implements HubConnection {
     private readonly socket: WebSocket,
   ) {}
 
+  /** While a resume reads the backlog, live frames wait here instead of overtaking it. */
+  private held: Buffer[] | undefined
+  /** During a resume, the ids of the messages this socket has been sent, so none is sent twice. */
+  private sentMessageIds: Set<number> | undefined
+
   sendSerialized(frame: Buffer): void {
+    if (this.held) {
+      this.held.push(frame)
+      return
+    }
+    if (this.sentMessageIds && !this.firstSending(frame)) return
+    this.write(frame)
+  }
+
+  private write(frame: Buffer): void {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(frame, TEXT_FRAME)
+  }
+
+  /** Records a message frame's id; false when that message was already sent during the resume. */
+  private firstSending(frame: Buffer): boolean {
+    const id = messageIdOf(frame)
+    if (id === undefined || !this.sentMessageIds) return true
+    if (this.sentMessageIds.has(id)) return false
+    this.sentMessageIds.add(id)
+    return true
+  }
+
+  /**
+   * Starts a resume: live frames are held back, and message frames are de-duplicated by id until
+   * `endResume`. Call it before the backlog is read, so nothing committed meanwhile is missed.
+   */
+  beginResume(): void {
+    this.held ??= []
+    this.sentMessageIds ??= new Set()
+  }
+
+  /** Sends a backlog frame past the held live ones (still de-duplicated by message id). */
+  replay(frame: OutgoingFrame): void {
+    const serialized = Buffer.from(JSON.stringify(frame))
+    if (this.firstSending(serialized)) this.write(serialized)
+  }
+
+  /** Sends the held live frames after the backlog, skipping messages the backlog already carried. */
+  releaseHeld(): void {
+    const held = this.held ?? []
+    this.held = undefined
+    for (const frame of held) if (this.firstSending(frame)) this.write(frame)
+  }
+
+  /** Ends the resume: from here on frames go straight out. */
+  endResume(): void {
+    this.releaseHeld()
+    this.sentMessageIds = undefined
   }
 
   send(frame: OutgoingFrame): void {

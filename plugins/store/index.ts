@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { DB } from '../../src/database.js'
 import type {
+  BacklogStore,
   ChatStore,
   DirectStore,
   GroupStore,
@@ -9,6 +10,7 @@ import type {
   UserStore,
 } from '../../src/domain/ports.js'
 import '../types.js'
+import { createBacklogStore } from './backlog.js'
 import { createChatStore } from './chats.js'
 import { createDirectStore } from './direct.js'
 import { createGroupStore } from './groups.js'
@@ -24,6 +26,7 @@ export interface Stores {
   chats: ChatStore
   reactions: ReactionStore
   direct: DirectStore
+  backlog: BacklogStore
 }
 
 export function createStores(db: DB): Stores {
@@ -34,6 +37,7 @@ export function createStores(db: DB): Stores {
     chats: createChatStore(db),
     reactions: createReactionStore(db),
     direct: createDirectStore(db),
+    backlog: createBacklogStore(db),
   }
 }
 

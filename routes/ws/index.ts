@@ -4,7 +4,8 @@ import type { RawData } from 'ws'
 import { SocketConnection } from '../../plugins/hub/connection.js'
 import { ChatError } from '../../src/domain/errors.js'
 import { errorResponses } from '../../src/schemas/common.js'
-import { PingIn } from '../../src/schemas/frames.js'
+import { replayMissed } from '../../src/domain/resume.js'
+import { PingIn, ResumeIn } from '../../src/schemas/frames.js'
 import { parseClientFrame } from './frames.js'
 
 const wsSchema = {
@@ -15,7 +16,18 @@ const wsSchema = {
     'is refused with 401 before the upgrade. Frames are JSON text: every message stored in one of your ' +
     'conversations arrives as a `group_message` or `direct_message` frame; each frame you send may carry a ' +
     '`ref` that the `ack`/`error`/`pong` reply echoes. See the README for every frame.',
-  querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 4096 })) }),
+  querystring: Type.Object({
+    token: Type.Optional(Type.String({ maxLength: 4096 })),
+    since: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Resume: the id of the last message you saw. Everything you missed since, in all your conversations, ' +
+          'is sent first in id order (then a `system` frame with code RESUME_COMPLETE), then live frames, with no ' +
+          'gap and no duplicate. More than the resume limit missed: a `system` frame RESUME_LIMIT_EXCEEDED instead.',
+      }),
+    ),
+  }),
   response: {
     101: Type.Null({ description: 'Switching to the WebSocket protocol.' }),
     ...errorResponses(400, 401, 426),
@@ -27,6 +39,16 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { realtime, hub } = fastify
 
   realtime.frame('ping', PingIn, () => ({ type: 'pong', timestamp: new Date().toISOString() }))
+
+  const resumeLimit = fastify.chatConfig.resumeLimit
+  realtime.frame('resume', ResumeIn, async (frame, connection) => {
+    try {
+      const result = await replayMissed(fastify.store.backlog, connection, frame.since, resumeLimit)
+      return { type: 'ack', ...result }
+    } finally {
+      connection.endResume()
+    }
+  })
 
   async function handleFrame(connection: SocketConnection, data: RawData, isBinary: boolean): Promise<void> {
     if (isBinary) {
@@ -81,8 +103,15 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket)
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => connection.enqueue(() => handleFrame(connection, data, isBinary)))
+      // Resume: hold live frames from the moment of attaching, so the backlog read after it goes first.
+      const { since } = request.query
+      if (since !== undefined) connection.beginResume()
       const detach = hub.attach(connection)
-      connection.enqueue(() => runListeners('connect', connection))
+      connection.enqueue(async () => {
+        if (since !== undefined) await replayMissed(fastify.store.backlog, connection, since, resumeLimit)
+        await runListeners('connect', connection)
+        connection.endResume()
+      })
       socket.on('close', () => {
         detach()
         void runListeners('disconnect', connection)

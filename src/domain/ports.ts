@@ -102,6 +102,15 @@ export interface MessageStore {
   reactionCounts(messageIds: readonly number[]): Promise<Map<number, ReactionCount[]>>
 }
 
+/** Reads what a reconnecting client missed. */
+export interface BacklogStore {
+  /**
+   * Messages with id above `since` in every conversation the user is in now (their groups and their
+   * direct conversations), in id order, at most `limit`.
+   */
+  backlog(userId: number, since: number, limit: number): Promise<Message[]>
+}
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>
   /** False for a wrong password; with no hash (no such account) false too, after the same work. */

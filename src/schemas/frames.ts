@@ -13,6 +13,9 @@ const Ref = Type.Optional(
 
 export const PingIn = Type.Object({ type: Type.Literal('ping'), ref: Ref })
 
+/** Replays what the client missed after `since` (the last message id it saw), then goes on live. */
+export const ResumeIn = Type.Object({ type: Type.Literal('resume'), ref: Ref, since: Type.Integer({ minimum: 0 }) })
+
 const { type: _kindAlias, ...messageFields } = MessageInputFields
 export const GroupMessageIn = Type.Object({
   type: Type.Literal('group_message'),
