@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely'
 import * as initial from './2026-11-25-001-initial.js'
 import * as conversations from './2026-11-25-002-conversations.js'
+import * as tokenRevocations from './2026-11-25-003-token-revocations.js'
 
 /**
  * Every migration, by name. Kysely runs them in name order; names start with an ISO date.
@@ -9,6 +10,7 @@ import * as conversations from './2026-11-25-002-conversations.js'
 const migrations: Record<string, Migration> = {
   '2026-11-25-001-initial': initial,
   '2026-11-25-002-conversations': conversations,
+  '2026-11-25-003-token-revocations': tokenRevocations,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -37,6 +37,14 @@ export function createPasswordHasher(params: PasswordHashingOptions): PasswordHa
   }
 }
 
+/** Issue time in ms: our `iat_ms` claim, else the start of the `iat` second (0 without either: older than any cutoff). */
+const issuedAtOf = (payload: { iat?: number; iat_ms?: number }): number =>
+  Number.isFinite(payload.iat_ms)
+    ? Number(payload.iat_ms)
+    : Number.isFinite(payload.iat)
+      ? Number(payload.iat) * 1000
+      : 0
+
 const tokenError = (error: unknown): ChatError => {
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : ''
   if (code === 'FAST_JWT_EXPIRED') return unauthorized('TOKEN_EXPIRED', 'The token has expired; log in again.')
@@ -67,7 +75,12 @@ export default fp(
     const passwords = createPasswordHasher(fastify.chatConfig.passwordHashing)
     const tokens: TokenIssuer = {
       async issue(user) {
-        const token = signer.sign({ sub: String(user.id), username: user.username, jti: randomUUID() })
+        const token = signer.sign({
+          sub: String(user.id),
+          username: user.username,
+          jti: randomUUID(),
+          iat_ms: Date.now(),
+        })
         return { token, expires_at: new Date(Date.now() + expiryMinutes * 60_000).toISOString() }
       },
     }
@@ -76,9 +89,9 @@ export default fp(
     const knownUsers = new Set<number>()
     async function verifyToken(token: string | undefined): Promise<AuthUser> {
       if (!token) throw unauthorized('MISSING_TOKEN', 'A bearer token is required.')
-      let payload: TokenPayload & { exp: number }
+      let payload: TokenPayload & { exp: number; iat?: number }
       try {
-        payload = signer.verify<TokenPayload & { exp: number }>(token)
+        payload = signer.verify<TokenPayload & { exp: number; iat?: number }>(token)
       } catch (error) {
         throw tokenError(error)
       }
@@ -86,12 +99,22 @@ export default fp(
       if (!Number.isSafeInteger(id) || id < 1 || typeof payload.jti !== 'string') {
         throw unauthorized('INVALID_TOKEN', 'The token is invalid.')
       }
+      const user = {
+        id,
+        username: String(payload.username),
+        jti: payload.jti,
+        exp: payload.exp,
+        issuedAt: issuedAtOf(payload),
+      }
+      // In memory: revocations are mirrored from the database by the revocation plugin.
+      if (fastify.revocation.isRevoked(user))
+        throw unauthorized('TOKEN_REVOKED', 'The token has been revoked; log in again.')
       if (!knownUsers.has(id)) {
         if (!(await fastify.store.users.findById(id)))
           throw unauthorized('INVALID_TOKEN', 'The token’s user no longer exists.')
         knownUsers.add(id)
       }
-      return { id, username: String(payload.username), jti: payload.jti, exp: payload.exp }
+      return user
     }
 
     async function authenticate(request: FastifyRequest): Promise<void> {
@@ -108,5 +131,5 @@ export default fp(
     fastify.decorate('verifyToken', verifyToken)
     fastify.decorate('authenticate', authenticate)
   },
-  { name: 'chatserver-auth', dependencies: ['chatserver-config', 'chatserver-store'] },
+  { name: 'chatserver-auth', dependencies: ['chatserver-config', 'chatserver-store', 'chatserver-revocation'] },
 )

@@ -1,8 +1,20 @@
 import BetterSqlite3 from 'better-sqlite3'
 import fp from 'fastify-plugin'
-import { Kysely, Migrator, SqliteDialect } from 'kysely'
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type KyselyPlugin,
+  type RootOperationNode,
+} from 'kysely'
+import pg from 'pg'
+import { isPostgres } from '../migrations/dialect.js'
 import { migrationProvider } from '../migrations/index.js'
 import type { Database } from '../src/database.js'
+import { badRequest } from '../src/domain/errors.js'
 import './types.js'
 
 /**
@@ -19,10 +31,78 @@ export function openSqlite(file: string): Kysely<Database> {
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
 }
 
+/** int8 as a JS number (ids are bigserial, `count(*)` is bigint); refuses one past 2^53 rather than round it. */
+function parseInt8(text: string): number {
+  const value = Number(text)
+  if (!Number.isSafeInteger(value)) throw new RangeError(`int8 value ${text} does not fit a JavaScript number`)
+  return value
+}
+
+// Set on our pool only, never on pg's global parsers, so a host app's own pg use keeps its defaults.
+const int8AsNumber: pg.CustomTypesConfig = {
+  getTypeParser: (id, format) =>
+    id === pg.types.builtins.INT8 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(id, format),
+}
+
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database`, with any libpq query parameters pg understands. */
+  url: string
+  /** The schema every connection works in (its `search_path`); default: the server's default search path. */
+  schema?: string | undefined
+  /** Told about errors of idle pooled connections (the pool replaces them); without it they would crash the process. */
+  onIdleError?: (error: Error) => void
+}
+
+const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`
+
+/** A Kysely instance on a pg connection pool; int8 columns come back as numbers. */
+export function openPostgres({ url, schema, onIdleError }: PostgresOptions): Kysely<Database> {
+  const pool = new pg.Pool({ connectionString: url, types: int8AsNumber })
+  pool.on('error', (error) => onIdleError?.(error))
+  const searchPath = schema === undefined ? undefined : `set search_path to ${quoteIdentifier(schema)}`
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool,
+      ...(searchPath && {
+        onCreateConnection: async (connection) => {
+          await connection.executeQuery(CompiledQuery.raw(searchPath))
+        },
+      }),
+    }),
+  })
+}
+
+/** Creates a PostgreSQL schema unless it exists (checked first, so a role without CREATE can use an existing one). */
+export async function ensureSchema(db: Kysely<Database>, schema: string): Promise<void> {
+  const exists = async () =>
+    (await sql`select 1 from pg_namespace where nspname = ${schema}`.execute(db)).rows.length > 0
+  if (await exists()) return
+  try {
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(db)
+  } catch (error) {
+    // Another instance starting at the same moment may have created it between the check and here.
+    if (!(await exists())) throw error
+  }
+}
+
 /** Brings the schema to the latest migration; throws with the failing migration's name. */
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'chatserver_migration' })
-  const { error, results } = await migrator.migrateToLatest()
+  // On PostgreSQL, name the schema: Kysely would otherwise take a migration table in any schema of the
+  // database (another instance's, another test's) for ours.
+  const migrationTableSchema = isPostgres(db) ? await currentSchema(db) : undefined
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: 'chatserver_migration',
+    ...(migrationTableSchema !== undefined && { migrationTableSchema }),
+  })
+  let { error, results } = await migrator.migrateToLatest()
+  // Before migrating, Kysely reads the catalog of every schema in the database; a schema or table that
+  // someone else drops meanwhile makes that read fail by name. Nothing has run then: look again.
+  for (let attempt = 1; attempt < 5 && isCatalogRace(error) && !results?.length; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+    ;({ error, results } = await migrator.migrateToLatest())
+  }
   const failed = results?.find((result) => result.status === 'Error')
   if (error) {
     const cause = error instanceof Error ? error.message : String(error)
@@ -30,19 +110,57 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   }
 }
 
+/** PostgreSQL's "no such schema" and "no such table", which a concurrent DROP makes a catalog read fail with. */
+const isCatalogRace = (error: unknown) =>
+  typeof error === 'object' && error !== null && ['3F000', '42P01'].includes(String((error as { code?: unknown }).code))
+
+/** The schema unqualified names resolve to; throws when no schema of the search path exists. */
+async function currentSchema(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)
+  const schema = rows[0]?.schema
+  if (!schema) throw new Error('PostgreSQL has no current schema: no schema of the search_path exists')
+  return schema
+}
+
+const containsNul = (node: unknown): boolean =>
+  typeof node === 'string'
+    ? node.includes('\u0000')
+    : typeof node === 'object' && node !== null && Object.values(node).some(containsNul)
+
+/**
+ * Refuses text with the NUL character before a query runs, as a 400: PostgreSQL's text cannot hold it
+ * (its driver error would be a 500), and no name, message or search needs it. On both dialects alike.
+ */
+export const refuseNulText: KyselyPlugin = {
+  transformQuery({ node }): RootOperationNode {
+    if (containsNul(node)) throw badRequest('VALIDATION_ERROR', 'Text may not contain the NUL character (\\u0000).')
+    return node
+  },
+  transformResult: async ({ result }) => result,
+}
+
 /** `fastify.db`: the Kysely instance, migrated before any route runs. */
 export default fp<{ db?: Kysely<Database> }>(
   async (fastify, options) => {
     const owned = !options.db
-    const dbFile = fastify.chatConfig.dbFile
-    const db = options.db ?? openSqlite(dbFile ?? ':memory:')
+    const { dbFile, databaseUrl, databaseSchema } = fastify.chatConfig
+    const db =
+      options.db ??
+      (databaseUrl
+        ? openPostgres({
+            url: databaseUrl,
+            schema: databaseSchema,
+            onIdleError: (error) => fastify.log.error({ err: error }, 'PostgreSQL connection lost'),
+          })
+        : openSqlite(dbFile ?? ':memory:'))
     try {
+      if (owned && databaseUrl && databaseSchema) await ensureSchema(db, databaseSchema)
       await migrateToLatest(db)
     } catch (error) {
       if (owned) await db.destroy()
       throw error
     }
-    fastify.decorate('db', db)
+    fastify.decorate('db', db.withPlugin(refuseNulText))
     if (owned) fastify.addHook('onClose', async () => db.destroy())
   },
   { name: 'chatserver-db', dependencies: ['chatserver-config'] },

@@ -33,10 +33,14 @@ export interface AuthUser {
   jti: string
   /** Expiry, in seconds since the epoch. */
   exp: number
+  /** When the token was issued, in milliseconds since the epoch (`iat_ms`, else `iat` × 1000); for revocation. */
+  issuedAt: number
 }
 
 export interface TokenPayload {
   sub: string
   username: string
   jti: string
+  /** Issue time in milliseconds: `iat` has whole seconds, too coarse to tell a login from a password change in the same second. */
+  iat_ms?: number
 }

@@ -4,6 +4,9 @@ import { parseEnv } from 'node:util'
 import { Type, type Static } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 
+/** A rate limit as `<max>/<window>` (`5/1m`, `60/10s`; units ms, s, m, h), or `off`. */
+const RateLimitVariable = Type.String({ pattern: '^\\s*(off|false|\\d+\\s*/\\s*\\d+\\s*(ms|s|m|h))\\s*$' })
+
 /** The environment variables the server reads (the original project's names kept). */
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
@@ -13,6 +16,8 @@ export const EnvSchema = Type.Object({
   SERVER_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   DB_FILE: Type.String({ default: 'chatserver.db', minLength: 1 }),
+  DATABASE_URL: Type.Optional(Type.String()),
+  DATABASE_SCHEMA: Type.Optional(Type.String()),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_EXPIRY_MINUTES: Type.Integer({ minimum: 1, maximum: 527_040, default: 1440 }),
   LOG_LEVEL: Type.Union(
@@ -20,6 +25,18 @@ export const EnvSchema = Type.Object({
     { default: 'info' },
   ),
   DEMO_DATA: Type.Optional(Type.Boolean()),
+  WS_HEARTBEAT_INTERVAL_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  WS_MAX_BUFFERED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
+  WS_MAX_FRAMES_PER_SECOND: Type.Optional(Type.Number({ minimum: 0 })),
+  WS_FRAME_BURST: Type.Optional(Type.Integer({ minimum: 1 })),
+  WS_MAX_SOCKETS_PER_USER: Type.Optional(Type.Integer({ minimum: 0 })),
+  WS_SHUTDOWN_GRACE_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  REVOCATION_SYNC_MS: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+  RATE_LIMIT_REGISTER: Type.Optional(RateLimitVariable),
+  RATE_LIMIT_LOGIN: Type.Optional(RateLimitVariable),
+  RATE_LIMIT_LOGIN_EMAIL: Type.Optional(RateLimitVariable),
+  RATE_LIMIT_SEND: Type.Optional(RateLimitVariable),
+  MAX_GROUP_MEMBERS: Type.Optional(Type.Integer({ minimum: 1 })),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -34,6 +51,17 @@ export function readEnvironment(dotenvPath = '.env'): Environment {
 /** Parses and validates the variables; throws a message naming the bad variable. */
 export function parseEnvironment(env: Environment): Env {
   return envSchema<Env>({ schema: EnvSchema, data: [env], dotenv: false })
+}
+
+const WINDOW_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** Reads a `RATE_LIMIT_*` value such as `60/10s`: `false` for `off`; throws, naming the variable, on anything else. */
+export function parseRateLimitVariable(name: string, value: string): { max: number; timeWindow: number } | false {
+  if (/^\s*(off|false)\s*$/.test(value)) return false
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*(ms|s|m|h)\s*$/.exec(value)
+  if (!match) throw new Error(`${name} must be "<max>/<window>" such as 60/10s or 5/1m, or "off".`)
+  const [, max, amount, unit] = match
+  return { max: Number(max), timeWindow: Number(amount) * (WINDOW_UNIT_MS[unit ?? 'ms'] ?? 1) }
 }
 
 export const DEFAULT_PORT = 8080

@@ -12,6 +12,7 @@ export interface Database {
   direct_conversations: DirectConversationsTable
   reactions: ReactionsTable
   app_meta: AppMetaTable
+  token_revocations: TokenRevocationsTable
 }
 
 export interface UsersTable {
@@ -84,6 +85,21 @@ export interface ReactionsTable {
 export interface AppMetaTable {
   key: string
   value: string
+}
+
+/**
+ * Revoked tokens, only ever added to: one token (`jti`, on logout) or every token of a user issued
+ * before `issued_before` except `except_jti` (on a password change). Exactly one of `jti` and
+ * `issued_before` is set. A row may be deleted after `expires_at`: every token it refuses has expired.
+ */
+export interface TokenRevocationsTable {
+  id: Generated<number>
+  user_id: number
+  jti: string | null
+  issued_before: string | null
+  except_jti: string | null
+  expires_at: string
+  created_at: string
 }
 
 export type DB = Kysely<Database>

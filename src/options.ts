@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import {
   parseEnvironment,
+  parseRateLimitVariable,
   readEnvironment,
   resolveJwtSecret,
   type Environment,
@@ -16,6 +17,13 @@ export interface ChatServerOptions {
   dbFile?: string
   /** An existing Kysely instance to use instead of opening `dbFile`. Migrations run on it; its owner closes it. */
   db?: Kysely<Database>
+  /**
+   * `postgres://…` URL (`DATABASE_URL`): store in PostgreSQL through a pool instead of SQLite. Wins over `dbFile`
+   * and `DB_FILE`; a `dbFile` option wins over the `DATABASE_URL` variable.
+   */
+  databaseUrl?: string
+  /** PostgreSQL schema to keep the tables in, created if missing (`DATABASE_SCHEMA`; default: the search path's). */
+  databaseSchema?: string
   /** Secret that signs tokens with HS256 (`JWT_SECRET`). */
   jwtSecret?: string
   /** Token lifetime in minutes (`JWT_EXPIRY_MINUTES`, default 1440). */
@@ -34,8 +42,60 @@ export interface ChatServerOptions {
   passwordHashing?: Partial<PasswordHashingOptions>
   /** At most this many missed messages are replayed on a resume (default 1,000); past it the client pages history. */
   resumeLimit?: number
+  /**
+   * How often, in ms, this process reads the token revocations (logouts, password changes) that other
+   * processes on the same database stored (`REVOCATION_SYNC_MS`, default 1,000). Its own apply at once.
+   */
+  revocationSyncMs?: number
   /** A realtime hub to use instead of the in-process one. */
   hub?: Hub
+  /**
+   * The server pings each socket this often, in ms (`WS_HEARTBEAT_INTERVAL_MS`, default 30,000); a socket that
+   * has not answered by the next ping is cut off. 0: no heartbeat.
+   */
+  heartbeatIntervalMs?: number
+  /**
+   * A socket with more than this many bytes waiting to be written to it is closed with 4008 "slow consumer"
+   * (`WS_MAX_BUFFERED_BYTES`, default 1 MiB). 0: no bound.
+   */
+  maxBufferedBytes?: number
+  /**
+   * Client frames a socket may send per second, sustained (`WS_MAX_FRAMES_PER_SECOND`, default 20). A frame over
+   * the limit gets an `error` RATE_LIMITED and is not handled; more than twice `frameBurst` over it closes the
+   * socket with 1008. 0: no limit.
+   */
+  maxFramesPerSecond?: number
+  /** Client frames a socket may send at once before the sustained rate applies (`WS_FRAME_BURST`, default 200). */
+  frameBurst?: number
+  /**
+   * Open sockets per user (`WS_MAX_SOCKETS_PER_USER`, default 20); one more is refused before the upgrade with
+   * 429 TOO_MANY_SOCKETS. 0: no limit.
+   */
+  maxSocketsPerUser?: number
+  /**
+   * On close, how long in ms the sockets get to have the frames they sent answered, and then again to complete
+   * the closing handshake (code 1001) before they are cut off (`WS_SHUTDOWN_GRACE_MS`, default 3,000).
+   */
+  shutdownGraceMs?: number
+  /**
+   * HTTP rate limits, each `{max, timeWindow}` (window in ms; a partial one keeps the other field) or `false`
+   * for none; `false` turns them all off. Defaults: `register` 10 a minute per IP (`RATE_LIMIT_REGISTER`),
+   * `login` 10 a minute per IP (`RATE_LIMIT_LOGIN`), `loginEmail` 10 per 5 minutes per email address
+   * (`RATE_LIMIT_LOGIN_EMAIL`), `send` 60 per 10 s per user over REST, group and direct together
+   * (`RATE_LIMIT_SEND`). Over a limit: 429 `RATE_LIMITED` with `Retry-After`.
+   */
+  rateLimits?: false | { [Name in RateLimitName]?: Partial<RateLimit> | false }
+  /** Most members a group may hold (`MAX_GROUP_MEMBERS`, default 10,000); adding past it is 409 `GROUP_FULL`. */
+  maxGroupMembers?: number
+}
+
+/** The HTTP routes with a rate limit of their own. */
+export type RateLimitName = 'register' | 'login' | 'loginEmail' | 'send'
+
+/** At most `max` requests per key in each `timeWindow` milliseconds. */
+export interface RateLimit {
+  max: number
+  timeWindow: number
 }
 
 export interface PasswordHashingOptions {
@@ -48,26 +108,77 @@ export interface PasswordHashingOptions {
 export interface ChatServerConfig {
   nodeEnv: 'development' | 'production' | 'test'
   production: boolean
-  /** Undefined when an existing Kysely instance was given. */
+  /** Undefined when an existing Kysely instance was given or the database is PostgreSQL. */
   dbFile: string | undefined
+  /** The PostgreSQL URL when the server stores there; undefined on SQLite or with an existing Kysely instance. */
+  databaseUrl: string | undefined
+  /** The PostgreSQL schema the tables live in; undefined for the connection's default search path. */
+  databaseSchema: string | undefined
   jwt: { secret: string; expiryMinutes: number; secretSource: SecretResolution['source']; weakSecret: boolean }
   demoData: boolean
   bodyLimit: number
   maxFrameBytes: number
   passwordHashing: PasswordHashingOptions
   resumeLimit: number
+  sockets: SocketLimits
+  revocationSyncMs: number
+  rateLimits: Record<RateLimitName, RateLimit | false>
+  maxGroupMembers: number
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 export const OWASP_ARGON2ID: PasswordHashingOptions = { memoryCost: 19_456, timeCost: 2, parallelism: 1 }
+export const DEFAULT_REVOCATION_SYNC_MS = 1000
+
+function resolveRevocationSyncMs(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error('revocationSyncMs must be a whole number of milliseconds, at least 1.')
+  }
+  return value
+}
+export const DEFAULT_MAX_GROUP_MEMBERS = 10_000
+export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitName, RateLimit>> = {
+  register: { max: 10, timeWindow: 60_000 },
+  login: { max: 10, timeWindow: 60_000 },
+  loginEmail: { max: 10, timeWindow: 5 * 60_000 },
+  send: { max: 60, timeWindow: 10_000 },
+}
+const RATE_LIMIT_VARIABLES = {
+  register: 'RATE_LIMIT_REGISTER',
+  login: 'RATE_LIMIT_LOGIN',
+  loginEmail: 'RATE_LIMIT_LOGIN_EMAIL',
+  send: 'RATE_LIMIT_SEND',
+} as const satisfies Record<RateLimitName, string>
+
+/** Each rate limit: the option over its environment variable over the default; throws on a bad one. */
+function resolveRateLimits(
+  option: ChatServerOptions['rateLimits'],
+  env: ReturnType<typeof parseEnvironment>,
+): Record<RateLimitName, RateLimit | false> {
+  const resolved = { ...DEFAULT_RATE_LIMITS } as Record<RateLimitName, RateLimit | false>
+  for (const name of Object.keys(DEFAULT_RATE_LIMITS) as RateLimitName[]) {
+    const variable = RATE_LIMIT_VARIABLES[name]
+    const raw = env[variable]
+    const fromEnv = raw === undefined ? DEFAULT_RATE_LIMITS[name] : parseRateLimitVariable(variable, raw)
+    const given = option === false ? false : option?.[name]
+    let limit: RateLimit | false = fromEnv
+    if (given === false) limit = false
+    else if (given) limit = { ...(fromEnv || DEFAULT_RATE_LIMITS[name]), ...given }
+    if (limit && !(isWhole(limit.max) && isWhole(limit.timeWindow))) {
+      throw new Error(`rateLimits.${name} needs a whole max and timeWindow (ms) of at least 1, or false for none.`)
+    }
+    resolved[name] = limit
+  }
+  return resolved
+}
 
 /** Merges options over the environment and validates the result; throws on a bad or unsafe setting. */
 export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
   const env = parseEnvironment(options.env ?? readEnvironment())
   const nodeEnv = options.nodeEnv ?? env.NODE_ENV
   const production = nodeEnv === 'production'
-  const dbFile = options.db ? undefined : (options.dbFile ?? env.DB_FILE)
+  const { dbFile, databaseUrl, databaseSchema } = resolveDatabase(options, env)
   const secret = resolveJwtSecret({ configured: options.jwtSecret ?? env.JWT_SECRET, production, dbFile })
   const expiryMinutes = options.jwtExpiryMinutes ?? env.JWT_EXPIRY_MINUTES
   if (!Number.isInteger(expiryMinutes) || expiryMinutes < 1) {
@@ -77,11 +188,90 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     nodeEnv,
     production,
     dbFile,
+    databaseUrl,
+    databaseSchema,
     jwt: { secret: secret.secret, expiryMinutes, secretSource: secret.source, weakSecret: secret.weak },
     demoData: options.demoData ?? env.DEMO_DATA ?? !production,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     passwordHashing: { ...OWASP_ARGON2ID, ...options.passwordHashing },
     resumeLimit: options.resumeLimit ?? DEFAULT_RESUME_LIMIT,
+    sockets: resolveSocketLimits(options, env),
+    revocationSyncMs: resolveRevocationSyncMs(
+      options.revocationSyncMs ?? env.REVOCATION_SYNC_MS ?? DEFAULT_REVOCATION_SYNC_MS,
+    ),
+    rateLimits: resolveRateLimits(options.rateLimits, env),
+    maxGroupMembers: resolveMaxGroupMembers(options.maxGroupMembers ?? env.MAX_GROUP_MEMBERS),
   }
+}
+
+const isWhole = (value: number) => Number.isSafeInteger(value) && value >= 1
+
+function resolveMaxGroupMembers(value = DEFAULT_MAX_GROUP_MEMBERS): number {
+  if (!isWhole(value)) throw new Error('maxGroupMembers must be a whole number of at least 1.')
+  return value
+}
+
+/** Limits on each realtime socket (see the matching options); 0 turns a limit off. */
+export interface SocketLimits {
+  heartbeatIntervalMs: number
+  maxBufferedBytes: number
+  maxFramesPerSecond: number
+  frameBurst: number
+  maxSocketsPerUser: number
+  shutdownGraceMs: number
+}
+
+export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
+  heartbeatIntervalMs: 30_000,
+  maxBufferedBytes: 1024 * 1024,
+  maxFramesPerSecond: 20,
+  frameBurst: 200,
+  maxSocketsPerUser: 20,
+  shutdownGraceMs: 3_000,
+}
+
+/** Each socket limit: the option over its environment variable over the default; throws on a bad one. */
+function resolveSocketLimits(options: ChatServerOptions, env: ReturnType<typeof parseEnvironment>): SocketLimits {
+  const limits: SocketLimits = {
+    heartbeatIntervalMs:
+      options.heartbeatIntervalMs ?? env.WS_HEARTBEAT_INTERVAL_MS ?? DEFAULT_SOCKET_LIMITS.heartbeatIntervalMs,
+    maxBufferedBytes: options.maxBufferedBytes ?? env.WS_MAX_BUFFERED_BYTES ?? DEFAULT_SOCKET_LIMITS.maxBufferedBytes,
+    maxFramesPerSecond:
+      options.maxFramesPerSecond ?? env.WS_MAX_FRAMES_PER_SECOND ?? DEFAULT_SOCKET_LIMITS.maxFramesPerSecond,
+    frameBurst: options.frameBurst ?? env.WS_FRAME_BURST ?? DEFAULT_SOCKET_LIMITS.frameBurst,
+    maxSocketsPerUser:
+      options.maxSocketsPerUser ?? env.WS_MAX_SOCKETS_PER_USER ?? DEFAULT_SOCKET_LIMITS.maxSocketsPerUser,
+    shutdownGraceMs: options.shutdownGraceMs ?? env.WS_SHUTDOWN_GRACE_MS ?? DEFAULT_SOCKET_LIMITS.shutdownGraceMs,
+  }
+  for (const [name, value] of Object.entries(limits)) {
+    const whole = name !== 'maxFramesPerSecond'
+    if (!Number.isFinite(value) || value < (name === 'frameBurst' ? 1 : 0) || (whole && !Number.isSafeInteger(value))) {
+      throw new Error(`${name} must be a ${whole ? 'whole ' : ''}number of at least ${name === 'frameBurst' ? 1 : 0}.`)
+    }
+  }
+  return limits
+}
+
+/**
+ * Which database: an existing Kysely instance, else PostgreSQL (`databaseUrl`, else `DATABASE_URL` unless a
+ * `dbFile` option is given), else the SQLite file. Empty strings count as unset. Throws on a bad URL or schema.
+ */
+function resolveDatabase(options: ChatServerOptions, env: ReturnType<typeof parseEnvironment>) {
+  const url = options.databaseUrl || (options.dbFile === undefined ? env.DATABASE_URL : undefined) || undefined
+  const schema = options.databaseSchema || env.DATABASE_SCHEMA || undefined
+  if (options.db) return { dbFile: undefined, databaseUrl: undefined, databaseSchema: undefined }
+  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) {
+    throw new Error('DATABASE_URL (databaseUrl) must be a postgres:// or postgresql:// URL.')
+  }
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(
+      'DATABASE_SCHEMA (databaseSchema) must be a lower-case PostgreSQL name: a-z, 0-9 and _, at most 63, not starting with a digit.',
+    )
+  }
+  if (schema !== undefined && url === undefined && !(options.dbFile !== undefined && env.DATABASE_URL)) {
+    throw new Error('DATABASE_SCHEMA (databaseSchema) is set but DATABASE_URL is not: a schema needs PostgreSQL.')
+  }
+  if (url !== undefined) return { dbFile: undefined, databaseUrl: url, databaseSchema: schema }
+  return { dbFile: options.dbFile ?? env.DB_FILE, databaseUrl: undefined, databaseSchema: undefined }
 }

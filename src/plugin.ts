@@ -12,7 +12,10 @@ import demoPlugin from '../plugins/demo.js'
 import errorsPlugin from '../plugins/errors.js'
 import hubPlugin from '../plugins/hub/index.js'
 import openapiPlugin from '../plugins/openapi.js'
+import rateLimitPlugin from '../plugins/rate-limit.js'
 import realtimePlugin from '../plugins/realtime.js'
+import revocationPlugin from '../plugins/revocation.js'
+import socketGuardPlugin from '../plugins/socket-guard.js'
 import storePlugin from '../plugins/store/index.js'
 import validationPlugin from '../plugins/validation.js'
 import type { ChatServerOptions } from './options.js'
@@ -30,9 +33,12 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(errorsPlugin)
   await fastify.register(dbPlugin, options.db ? { db: options.db } : {})
   await fastify.register(storePlugin)
+  await fastify.register(revocationPlugin)
   await fastify.register(authPlugin)
+  await fastify.register(rateLimitPlugin)
   await fastify.register(hubPlugin, options.hub ? { hub: options.hub } : {})
   await fastify.register(realtimePlugin)
+  await fastify.register(socketGuardPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(openapiPlugin)
   await fastify.register(websocket, {

@@ -1,9 +1,14 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
+import pg from 'pg'
 import WebSocket from 'ws'
+import { ensureSchema, openPostgres, openSqlite } from '../plugins/db.js'
 import { buildApp, type BuildAppOptions } from '../src/app.js'
+import type { Database } from '../src/database.js'
 
 /** The tap test object, as far as the helpers need it. */
 interface Teardown {
@@ -19,11 +24,79 @@ export function tempDir(t: Teardown): string {
   return dir
 }
 
-/** A ready app on its own temporary SQLite file, closed when the test ends. */
+/** `TEST_DATABASE=postgres` (`npm run test:pg`) puts every `build(t)` and `testDb(t)` on PostgreSQL. */
+export const TEST_ON_POSTGRES = process.env.TEST_DATABASE === 'postgres'
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
+
+/**
+ * A new schema name on the test PostgreSQL, dropped with all in it when the test ends. Call it before
+ * building what uses it: teardowns run last-added first, so the drop comes after the app has closed.
+ */
+export function freshSchema(t: Teardown): string {
+  // `npm run test:pg` names its run, and drops what a killed test left behind under that name.
+  const run = process.env.TEST_RUN_ID ? `${process.env.TEST_RUN_ID}_` : ''
+  const schema = `t_${run}${randomBytes(8).toString('hex')}`
+  t.teardown(async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+    await client.connect()
+    try {
+      await client.query(`drop schema if exists "${schema}" cascade`)
+    } finally {
+      await client.end()
+    }
+  })
+  return schema
+}
+
+/**
+ * A database the test holds itself (to pass as the `db` option and read the rows behind the API): a
+ * temporary SQLite file, or a fresh PostgreSQL schema under TEST_DATABASE=postgres. Not migrated yet;
+ * the app migrates it. The test destroys it; the schema is dropped after that.
+ */
+export async function testDb(t: Teardown): Promise<Kysely<Database>> {
+  if (!TEST_ON_POSTGRES) return openSqlite(join(tempDir(t), 'test.db'))
+  const schema = freshSchema(t)
+  const db = openPostgres({ url: TEST_DATABASE_URL, schema })
+  await ensureSchema(db, schema)
+  return db
+}
+
+/** Whether the test PostgreSQL answers within a few seconds. */
+export async function postgresReachable(url = TEST_DATABASE_URL): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query('select 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/**
+ * Options for a test that needs PostgreSQL: `{ skip: <why> }` when it does not answer, so the test is
+ * skipped with that message; under CI=true its absence throws instead, and fails the run.
+ */
+export async function needsPostgres(): Promise<{ skip?: string }> {
+  if (await postgresReachable()) return {}
+  const where = TEST_DATABASE_URL.replace(/\/\/[^@/]*@/, '//')
+  if (process.env.CI === 'true') throw new Error(`PostgreSQL is unreachable at ${where}, and CI=true requires it`)
+  return { skip: `PostgreSQL is unreachable at ${where} (set TEST_DATABASE_URL)` }
+}
+
+/**
+ * A ready app on its own temporary SQLite file (or, under TEST_DATABASE=postgres, its own PostgreSQL
+ * schema), closed when the test ends. A `db`, `dbFile` or `databaseUrl` option chooses the database instead.
+ */
 export async function build(t: Teardown, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const dir = tempDir(t)
+  const chosen = options.db !== undefined || options.dbFile !== undefined || options.databaseUrl !== undefined
   const app = await buildApp({
-    dbFile: join(dir, 'test.db'),
+    ...(TEST_ON_POSTGRES && !chosen
+      ? { databaseUrl: TEST_DATABASE_URL, databaseSchema: freshSchema(t) }
+      : { dbFile: join(dir, 'test.db') }),
     env: {},
     jwtSecret: TEST_SECRET,
     demoData: false,

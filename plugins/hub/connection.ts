@@ -36,7 +36,31 @@ export class SocketConnection implements HubConnection {
   }
 
   private write(frame: Buffer): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(frame, TEXT_FRAME)
+    if (this.socket.readyState !== this.socket.OPEN) return
+    // The one check on the hot path: a client that stopped reading is closed, never buffered for without bound.
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) this.sendBufferFull()
+    else this.socket.send(frame, TEXT_FRAME)
+  }
+
+  /** Set by `limitSendBuffer` (the socket guard); unbounded until then. */
+  private maxBufferedBytes = Number.POSITIVE_INFINITY
+  private sendBufferFull: () => void = () => undefined
+
+  /**
+   * Bounds the socket's send buffer: once more than `maxBufferedBytes` wait to be written, a send
+   * calls `onFull` (which closes the socket) instead of buffering more.
+   */
+  limitSendBuffer(maxBufferedBytes: number, onFull: () => void): void {
+    this.maxBufferedBytes = maxBufferedBytes
+    this.sendBufferFull = onFull
+  }
+
+  /** Resolves once every frame received so far has been handled (never rejects). */
+  settled(): Promise<void> {
+    return this.pending.then(
+      () => undefined,
+      () => undefined,
+    )
   }
 
   /** Records a message frame's id; false when that message was already sent during the resume. */
@@ -82,6 +106,7 @@ export class SocketConnection implements HubConnection {
 
   /** Queues work behind the frames already received on this socket. */
   enqueue(work: () => Promise<void>): void {
-    this.pending = this.pending.then(work)
+    // Work handles its own errors; should one slip through, it must not stop the frames after it.
+    this.pending = this.pending.then(work).catch(() => undefined)
   }
 }

@@ -2,13 +2,15 @@ import { sql } from 'kysely'
 import type { DB } from '../../src/database.js'
 import { directPair } from '../../src/domain/direct.js'
 import type { DirectStore } from '../../src/domain/ports.js'
+import { transactionInIdOrder } from './id-order.js'
 import { toMessage } from './messages.js'
 
 /** Direct conversations: their messages (with `dm_pair` and a delivery status) and each side's row. */
 export function createDirectStore(db: DB): DirectStore {
   return {
     insert(message) {
-      return db.transaction().execute(async (trx) => {
+      // In id order on PostgreSQL too, so a resume from any id misses nothing (see id-order.ts).
+      return transactionInIdOrder(db, 'messages', async (trx) => {
         const inserted = await trx
           .insertInto('messages')
           .values({

@@ -1,6 +1,7 @@
 import type { DB, MessageRow } from '../../src/database.js'
 import type { MessageStore } from '../../src/domain/ports.js'
 import type { Message } from '../../src/schemas/message.js'
+import { inIdOrder } from './id-order.js'
 import { reactionCounts } from './reactions.js'
 
 /** A stored row as clients see it: a deleted message keeps its place but not its content. */
@@ -26,25 +27,28 @@ export function toMessage(row: MessageRow): Message {
 export function createMessageStore(db: DB): MessageStore {
   return {
     async insert(message) {
-      const inserted = await db
-        .insertInto('messages')
-        .values({
-          group_id: message.groupId,
-          recipient_id: null,
-          sender_id: message.senderId,
-          kind: message.kind,
-          content: message.content,
-          media_url: message.mediaUrl,
-          reply_to_id: message.replyToId,
-          client_msg_id: message.clientMsgId,
-          status: null,
-          created_at: message.now,
-          edited_at: null,
-          deleted_at: null,
-        })
-        .onConflict((oc) => oc.columns(['sender_id', 'client_msg_id']).doNothing())
-        .returningAll()
-        .executeTakeFirst()
+      // In id order on PostgreSQL, so a resume from any id misses nothing (see id-order.ts).
+      const inserted = await inIdOrder(db, 'messages', (db) =>
+        db
+          .insertInto('messages')
+          .values({
+            group_id: message.groupId,
+            recipient_id: null,
+            sender_id: message.senderId,
+            kind: message.kind,
+            content: message.content,
+            media_url: message.mediaUrl,
+            reply_to_id: message.replyToId,
+            client_msg_id: message.clientMsgId,
+            status: null,
+            created_at: message.now,
+            edited_at: null,
+            deleted_at: null,
+          })
+          .onConflict((oc) => oc.columns(['sender_id', 'client_msg_id']).doNothing())
+          .returningAll()
+          .executeTakeFirst(),
+      )
       if (inserted) return { message: toMessage(inserted), created: true }
       // Only a repeated (sender, client_msg_id) reaches here: hand back the original.
       const original = await db

@@ -11,7 +11,8 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
   const { store, hub, realtime } = fastify
   const ports = { users: store.users, messages: store.messages, direct: store.direct, hub }
 
-  fastify.post('/v1/messages/p2p/:recipientID', { schema: schemas.postDirectMessage }, async (request, reply) => {
+  const sendOptions = { schema: schemas.postDirectMessage, ...fastify.chatRateLimits.send }
+  fastify.post('/v1/messages/p2p/:recipientID', sendOptions, async (request, reply) => {
     const { message, created } = await postDirectMessage(
       ports,
       request.chatUser.id,

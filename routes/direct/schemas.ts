@@ -19,7 +19,7 @@ export const postDirectMessage = {
   security: bearer,
   params: RecipientParams,
   body: MessageInput,
-  response: { 201: Message, ...errorResponses(400, 401, 404, 413, 415) },
+  response: { 201: Message, ...errorResponses(400, 401, 404, 413, 415, 429) },
 }
 
 export const directHistory = {

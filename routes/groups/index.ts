@@ -27,7 +27,7 @@ const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/v1/groups/:groupID/members', { schema: schemas.addMember }, async (request) => {
     const { groupID } = request.params
     const { user_id } = request.body
-    const { added } = await addMember(store, request.chatUser.id, groupID, user_id)
+    const { added } = await addMember(store, request.chatUser.id, groupID, user_id, fastify.chatConfig.maxGroupMembers)
     if (added) await announceMemberAdded({ groups: store.groups, hub: fastify.hub }, groupID, user_id)
     return {
       message: added ? 'Member added' : 'User is already a member; nothing changed',

@@ -43,12 +43,12 @@ export const addMember = {
   tags: ['groups'],
   summary: 'Add a member',
   description:
-    'Owner or admin only (403 otherwise). Adding someone who is already a member answers 200 with `added: false` and changes nothing.',
+    'Owner or admin only (403 otherwise). Adding someone who is already a member answers 200 with `added: false` and changes nothing. A full group (`maxGroupMembers`, default 10,000) refuses anyone new with 409 `GROUP_FULL`.',
   security: bearer,
   params: GroupParams,
   body: Type.Object({ user_id: Id() }),
   response: {
     200: Type.Object({ message: Type.String(), group_id: Id(), user_id: Id(), added: Type.Boolean() }),
-    ...errorResponses(400, 401, 403, 404, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415),
   },
 }

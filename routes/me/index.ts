@@ -12,7 +12,11 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/v1/users/me', { schema: schemas.getMe }, async (request) => getUser(ports.users, request.chatUser.id))
 
   fastify.patch('/v1/users/me', { schema: schemas.updateMe }, async (request) =>
-    updateProfile(ports, request.chatUser.id, request.body),
+    updateProfile(
+      { ...ports, onPasswordChanged: () => fastify.revocation.revokeOtherTokens(request.chatUser) },
+      request.chatUser.id,
+      request.body,
+    ),
   )
 }
 

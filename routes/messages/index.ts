@@ -8,7 +8,8 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const ports = { groups: fastify.store.groups, messages: fastify.store.messages, hub: fastify.hub }
 
-  fastify.post('/v1/messages/group/:groupID', { schema: schemas.postGroupMessage }, async (request, reply) => {
+  const sendOptions = { schema: schemas.postGroupMessage, ...fastify.chatRateLimits.send }
+  fastify.post('/v1/messages/group/:groupID', sendOptions, async (request, reply) => {
     const { message, created } = await postGroupMessage(
       ports,
       request.chatUser.id,

@@ -15,7 +15,7 @@ export const postGroupMessage = {
   security: bearer,
   params: Type.Object({ groupID: Id() }),
   body: MessageInput,
-  response: { 201: Message, ...errorResponses(400, 401, 403, 404, 413, 415) },
+  response: { 201: Message, ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
 }
 
 export const HistoryPage = Type.Object({

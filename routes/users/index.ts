@@ -6,12 +6,13 @@ import * as schemas from './schemas.js'
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
   const ports = { users: fastify.store.users, passwords: fastify.passwords, tokens: fastify.tokens }
 
-  fastify.post('/v1/users/register', { schema: schemas.register }, async (request, reply) => {
+  const registerOptions = { schema: schemas.register, ...fastify.chatRateLimits.register }
+  fastify.post('/v1/users/register', registerOptions, async (request, reply) => {
     const session = await register(ports, request.body)
     return reply.code(201).send({ message: 'User registered successfully', ...session })
   })
 
-  fastify.post('/v1/users/login', { schema: schemas.login }, async (request) => {
+  fastify.post('/v1/users/login', { schema: schemas.login, ...fastify.chatRateLimits.login }, async (request) => {
     const session = await login(ports, request.body)
     return { message: 'Login successful', ...session }
   })

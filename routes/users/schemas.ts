@@ -19,7 +19,7 @@ export const register = {
     email: Type.String({ format: 'email', maxLength: 254 }),
     password: Type.String({ minLength: 8, maxLength: 128 }),
   }),
-  response: { 201: Session('User registered successfully'), ...errorResponses(400, 409, 413, 415) },
+  response: { 201: Session('User registered successfully'), ...errorResponses(400, 409, 413, 415, 429) },
 }
 
 export const login = {
@@ -30,7 +30,7 @@ export const login = {
     email: Type.String({ minLength: 1, maxLength: 254 }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
   }),
-  response: { 200: Session('Login successful'), ...errorResponses(400, 401, 413, 415) },
+  response: { 200: Session('Login successful'), ...errorResponses(400, 401, 413, 415, 429) },
 }
 
 export const listUsers = {

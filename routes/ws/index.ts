@@ -21,6 +21,7 @@ const wsSchema = {
     since: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
         description:
           'Resume: the id of the last message you saw. Everything you missed since, in all your conversations, ' +
           'is sent first in id order (then a `system` frame with code RESUME_COMPLETE), then live frames, with no ' +
@@ -91,6 +92,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: wsSchema,
     preValidation: async (request) => {
       request.chatUser = await fastify.verifyToken(request.query.token)
+      fastify.socketGuard.admitSocket(request.chatUser.id) // 429 TOO_MANY_SOCKETS past the per-user limit
     },
     // A plain GET that does not ask to upgrade.
     handler: async (_request, reply) =>
@@ -101,14 +103,25 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       }),
     wsHandler: (socket, request) => {
       const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket)
+      const gate = fastify.socketGuard.watch(connection, socket) // heartbeat, send buffer and frame rate limits
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
-      socket.on('message', (data, isBinary) => connection.enqueue(() => handleFrame(connection, data, isBinary)))
+      socket.on('message', (data, isBinary) => {
+        if (gate.admit(data)) connection.enqueue(() => handleFrame(connection, data, isBinary))
+      })
       // Resume: hold live frames from the moment of attaching, so the backlog read after it goes first.
       const { since } = request.query
       if (since !== undefined) connection.beginResume()
       const detach = hub.attach(connection)
       connection.enqueue(async () => {
-        if (since !== undefined) await replayMissed(fastify.store.backlog, connection, since, resumeLimit)
+        try {
+          if (since !== undefined) await replayMissed(fastify.store.backlog, connection, since, resumeLimit)
+        } catch (error) {
+          // The client cannot be told what it missed: close so it reconnects and resumes again.
+          request.log.error({ err: error }, 'resume failed')
+          connection.endResume()
+          socket.close(1011, 'resume failed')
+          return
+        }
         await runListeners('connect', connection)
         connection.endResume()
       })
@@ -117,6 +130,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         void runListeners('disconnect', connection)
       })
       socket.on('error', (error) => request.log.warn({ err: error }, 'socket error'))
+      fastify.revocation.watch(socket, request.chatUser) // closed with 4001 on expiry, 4003 on revocation
     },
   })
 }

@@ -18,7 +18,10 @@ export const unauthorized = (code: string, message: string) => new ChatError(401
 export const forbidden = (code: string, message: string) => new ChatError(403, code, message)
 export const notFound = (code: string, message: string) => new ChatError(404, code, message)
 export const conflict = (code: string, message: string) => new ChatError(409, code, message)
+export const tooManyRequests = (message: string) => new ChatError(429, 'RATE_LIMITED', message)
 
 export const userNotFound = () => notFound('USER_NOT_FOUND', 'No user has that id.')
 export const groupNotFound = () => notFound('GROUP_NOT_FOUND', 'No group has that id.')
 export const notAMember = () => forbidden('NOT_A_MEMBER', 'You are not a member of this group.')
+export const groupFull = (maxMembers: number) =>
+  conflict('GROUP_FULL', `The group is full: a group holds at most ${maxMembers} members.`)

@@ -1,5 +1,5 @@
 import type { Group, GroupMember, Role } from '../schemas/group.js'
-import { forbidden, groupNotFound, notAMember, userNotFound } from './errors.js'
+import { forbidden, groupFull, groupNotFound, notAMember, userNotFound } from './errors.js'
 import type { GroupStore, UserStore } from './ports.js'
 
 /** Owners and admins manage membership. */
@@ -27,19 +27,27 @@ export async function listMembers(groups: GroupStore, callerId: number, groupId:
 
 /**
  * Adds a user to a group as a member. Only the owner or an admin may; adding someone who is
- * already a member succeeds and changes nothing (`added: false`).
+ * already a member succeeds and changes nothing (`added: false`). A group that already holds
+ * `maxMembers` refuses anyone new with 409 GROUP_FULL.
  */
 export async function addMember(
   ports: { groups: GroupStore; users: UserStore },
   callerId: number,
   groupId: number,
   userId: number,
+  maxMembers = Number.POSITIVE_INFINITY,
 ): Promise<{ added: boolean }> {
   const callerRole = await requireMembership(ports.groups, groupId, callerId)
   if (!canManageMembers(callerRole)) {
     throw forbidden('NOT_GROUP_ADMIN', 'Only the group’s owner or an admin can add members.')
   }
   if (!(await ports.users.findById(userId))) throw userNotFound()
+  // Checked before the insert, so concurrent adds to an almost full group may pass it together.
+  const group = await ports.groups.find(groupId)
+  if (group && group.member_count >= maxMembers) {
+    if (await ports.groups.roleOf(groupId, userId)) return { added: false }
+    throw groupFull(maxMembers)
+  }
   const added = await ports.groups.addMember(groupId, userId, 'member', new Date().toISOString())
   return { added }
 }

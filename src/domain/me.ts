@@ -12,9 +12,15 @@ export interface ProfileChanges {
  * Changes the caller's username and/or password, nothing else, in one write. A new password needs
  * the current one (missing: 400; wrong: 403 WRONG_PASSWORD, not 401, so clients do not take it for
  * an expired token). A `current_password` is checked whenever it is given. A taken username is 409.
+ * A stored password change then runs `onPasswordChanged` (the caller's other tokens are revoked).
  */
 export async function updateProfile(
-  ports: { users: UserStore; passwords: PasswordHasher },
+  ports: {
+    users: UserStore
+    passwords: PasswordHasher
+    /** Runs after a password change is stored: revokes the caller's other tokens. */
+    onPasswordChanged?: () => Promise<void>
+  },
   userId: number,
   changes: ProfileChanges,
 ): Promise<User> {
@@ -40,5 +46,6 @@ export async function updateProfile(
   })
   if (updated === 'username') throw conflict('USERNAME_TAKEN', 'That username is taken.')
   if (!updated) throw userNotFound()
+  if (passwordHash !== undefined) await ports.onPasswordChanged?.()
   return updated
 }

@@ -14,7 +14,11 @@ const Ref = Type.Optional(
 export const PingIn = Type.Object({ type: Type.Literal('ping'), ref: Ref })
 
 /** Replays what the client missed after `since` (the last message id it saw), then goes on live. */
-export const ResumeIn = Type.Object({ type: Type.Literal('resume'), ref: Ref, since: Type.Integer({ minimum: 0 }) })
+export const ResumeIn = Type.Object({
+  type: Type.Literal('resume'),
+  ref: Ref,
+  since: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+})
 
 const { type: _kindAlias, ...messageFields } = MessageInputFields
 export const GroupMessageIn = Type.Object({

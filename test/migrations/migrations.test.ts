@@ -29,6 +29,7 @@ const EXPECTED: Record<keyof Database, string[]> = {
   direct_conversations: ['user_id', 'peer_id', 'last_read_id', 'last_message_id', 'created_at'],
   reactions: ['message_id', 'user_id', 'emoji', 'created_at'],
   app_meta: ['key', 'value'],
+  token_revocations: ['id', 'user_id', 'jti', 'issued_before', 'except_jti', 'expires_at', 'created_at'],
 }
 
 const NOW = '2026-01-01T00:00:00.000Z'

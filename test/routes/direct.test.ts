@@ -1,13 +1,11 @@
-import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { openSqlite } from '../../plugins/db.js'
 import { LocalHub } from '../../plugins/hub/local-hub.js'
 import { createStores } from '../../plugins/store/index.js'
 import { buildApp } from '../../src/app.js'
 import { markDirectRead, postDirectMessage } from '../../src/domain/direct.js'
 import type { Hub, HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
-import { Client, createGroup, listen, register, settle, tempDir, TEST_SECRET, type Account } from '../helpers.js'
+import { Client, createGroup, listen, register, settle, testDb, TEST_SECRET, type Account } from '../helpers.js'
 
 interface DirectMessage {
   id: number
@@ -48,7 +46,7 @@ const UNKNOWN_ID = 999_999
  * it can look at the stored rows and call the domain directly.
  */
 async function build(t: Test) {
-  const db = openSqlite(join(tempDir(t), 'direct.db'))
+  const db = await testDb(t)
   const hub = new LocalHub()
   const app = await buildApp({ db, hub, env: {}, jwtSecret: TEST_SECRET, demoData: false })
   t.teardown(async () => {

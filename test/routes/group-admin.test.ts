@@ -3,9 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { GroupDeletedOut, GroupUpdatedOut, MemberAddedOut, MemberRemovedOut } from '../../routes/group-admin/schemas.js'
-import { join } from 'node:path'
-import { openSqlite } from '../../plugins/db.js'
-import { build, Client, createGroup, listen, register, settle, tempDir, type Account, type Frame } from '../helpers.js'
+import { build, Client, createGroup, listen, register, settle, testDb, type Account, type Frame } from '../helpers.js'
 
 interface ErrorBody {
   error: string
@@ -40,7 +38,7 @@ function refused(t: Test, res: Reply, status: number, code: string, what: string
 
 /** An app on a database the test opened itself, so it can read the rows behind the API. */
 async function buildWithDb(t: Test) {
-  const db = openSqlite(join(tempDir(t), 'admin.db'))
+  const db = await testDb(t)
   const app = await build(t, { db })
   t.teardown(async () => {
     await app.close()

@@ -2,13 +2,11 @@ import { FormatRegistry } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { openSqlite } from '../../plugins/db.js'
 import { createStores, type Stores } from '../../plugins/store/index.js'
 import type { Database } from '../../src/database.js'
 import { MessageDeletedOut, MessageUpdatedOut, ReactionOut } from '../../src/schemas/frames.js'
-import { build, Client, createGroup, listen, register, settle, tempDir, type Account, type Frame } from '../helpers.js'
+import { build, Client, createGroup, listen, register, settle, testDb, type Account, type Frame } from '../helpers.js'
 
 interface StoredMessage {
   id: number
@@ -75,7 +73,7 @@ interface Server {
 }
 
 async function buildWithDb(t: Test): Promise<Server> {
-  const db = openSqlite(join(tempDir(t), 'test.db'))
+  const db = await testDb(t)
   t.teardown(() => db.destroy())
   const app = await build(t, { db })
   return { app, db, stores: createStores(db) }

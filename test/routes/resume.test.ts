@@ -1,5 +1,15 @@
+import { join } from 'node:path'
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from 'kysely'
 import t from 'tap'
-import { build, Client, createGroup, listen, register, settle, upgradeStatus, type Frame } from '../helpers.js'
+import { openSqlite } from '../../plugins/db.js'
+import { build, Client, createGroup, listen, register, settle, tempDir, upgradeStatus, type Frame } from '../helpers.js'
 
 const messageIds = (frames: Frame[]) =>
   frames.filter((f) => f.type === 'group_message' || f.type === 'direct_message').map((f) => f.id as number)
@@ -172,4 +182,36 @@ t.test('a bad since is refused before the upgrade', async (t) => {
   for (const since of ['-1', 'abc', '1.5']) {
     t.equal(await upgradeStatus(`ws://127.0.0.1:${port}/ws?token=${ava.token}&since=${since}`), 400, `since=${since}`)
   }
+})
+
+t.test('a resume that fails on the database closes the socket with 1011 instead of hanging', async (t) => {
+  /** Fails the backlog read, as a database outage would. */
+  class FailingBacklog implements KyselyPlugin {
+    private readonly failing = new Set<unknown>()
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      const shape = JSON.stringify(args.node)
+      if (
+        args.node.kind === 'SelectQueryNode' &&
+        shape.includes('"recipient_id"') &&
+        shape.includes('"group_members"')
+      ) {
+        this.failing.add(args.queryId)
+      }
+      return args.node
+    }
+    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (this.failing.delete(args.queryId)) throw new Error('database went away')
+      return args.result
+    }
+  }
+  const db = openSqlite(join(tempDir(t), 'failing.db')).withPlugin(new FailingBacklog())
+  t.teardown(() => db.destroy())
+  const app = await build(t, { db })
+  const port = await listen(app)
+  const ava = await register(app, 'ava')
+  const socket = await Client.connect(t, port, ava.token, '&since=0')
+  const code = await new Promise<number>((resolve) => socket.socket.once('close', (closeCode) => resolve(closeCode)))
+  t.equal(code, 1011)
+  const fresh = await Client.connect(t, port, ava.token)
+  t.match(await fresh.request({ type: 'ping' }), { type: 'pong' }, 'the server carries on')
 })

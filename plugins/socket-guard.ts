@@ -1,0 +1,234 @@
+import type { FastifyBaseLogger } from 'fastify'
+import fp from 'fastify-plugin'
+import type { RawData, WebSocket } from 'ws'
+import { ChatError } from '../src/domain/errors.js'
+import type { SocketLimits } from '../src/options.js'
+import type { SocketConnection } from './hub/connection.js'
+import './types.js'
+
+/**
+ * Close codes the server uses on its own initiative. Clients should reconnect (with `since=<last id>`
+ * to resume) after each of them.
+ */
+export const CloseCode = {
+  /** The server is shutting down or restarting (RFC 6455 "going away"). */
+  GOING_AWAY: 1001,
+  /** Frames kept coming far over the rate limit, or one socket too many for the user (RFC 6455 "policy violation"). */
+  POLICY_VIOLATION: 1008,
+  /** The client did not read fast enough: more than `maxBufferedBytes` waited to be written to it. */
+  SLOW_CONSUMER: 4008,
+} as const
+
+/** Decides, for each frame a client sends, whether it is handled. */
+export interface FrameGate {
+  /** True when the frame may be handled; otherwise the client has been told why (or the socket is closing). */
+  admit(data: RawData): boolean
+}
+
+/** One guarded socket. */
+interface Guarded {
+  connection: SocketConnection
+  socket: WebSocket
+  /** Answered the last heartbeat ping. */
+  alive: boolean
+  /** Frames the socket may still send now; below zero, it is over its limit by that many. */
+  tokens: number
+  /** When `tokens` was last refilled (ms, monotonic). */
+  refilledAt: number
+  /** Resolves when the socket has closed. */
+  closed: Promise<void>
+}
+
+/** The `ref` of a refused frame, read the way the frame parser reads it, so the client can match the refusal. */
+function refOf(data: RawData): { ref?: string | number } {
+  try {
+    const value: unknown = JSON.parse(data.toString())
+    if (typeof value !== 'object' || value === null || !('ref' in value)) return {}
+    const { ref } = value
+    if ((typeof ref === 'string' && ref.length <= 128) || Number.isSafeInteger(ref))
+      return { ref: ref as string | number }
+  } catch {
+    // Not JSON: the refusal goes without a ref.
+  }
+  return {}
+}
+
+/**
+ * Guards the realtime sockets against slow, dead, noisy and too many clients, and closes them all
+ * on shutdown:
+ * - heartbeat: a ping every `heartbeatIntervalMs`; a socket that has not answered by the next one is cut off;
+ * - send buffer: more than `maxBufferedBytes` waiting to be written to a socket closes it with 4008;
+ * - frame rate: a token bucket of `frameBurst` refilled at `maxFramesPerSecond`; a frame over it gets an
+ *   `error` RATE_LIMITED and is not handled; more than twice the burst over it closes the socket with 1008;
+ * - sockets per user: past `maxSocketsPerUser` the upgrade is refused with 429 TOO_MANY_SOCKETS;
+ * - shutdown: frames already received are answered, then every socket is closed with 1001.
+ */
+export class SocketGuard {
+  private readonly guarded = new Set<Guarded>()
+  private readonly socketsByUser = new Map<number, number>()
+  private heartbeat: NodeJS.Timeout | undefined
+  private closing = false
+
+  constructor(
+    readonly limits: SocketLimits,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** Before the upgrade: throws 429 TOO_MANY_SOCKETS when the user already has the most sockets allowed. */
+  admitSocket(userId: number): void {
+    const max = this.limits.maxSocketsPerUser
+    if (max > 0 && (this.socketsByUser.get(userId) ?? 0) >= max) {
+      throw new ChatError(
+        429,
+        'TOO_MANY_SOCKETS',
+        `You have ${max} sockets open, the most allowed: close one before opening another.`,
+      )
+    }
+  }
+
+  /**
+   * Guards a socket that has just opened (call it before any frame can arrive); returns the gate the
+   * socket's frames go through.
+   */
+  watch(connection: SocketConnection, socket: WebSocket): FrameGate {
+    const { maxBufferedBytes, maxFramesPerSecond, frameBurst, maxSocketsPerUser } = this.limits
+    const userId = connection.userId
+    const open = (this.socketsByUser.get(userId) ?? 0) + 1
+    this.socketsByUser.set(userId, open)
+    const guarded: Guarded = {
+      connection,
+      socket,
+      alive: true,
+      tokens: frameBurst,
+      refilledAt: performance.now(),
+      closed: new Promise((resolve) => socket.once('close', () => resolve())),
+    }
+    this.guarded.add(guarded)
+    void guarded.closed.then(() => {
+      this.guarded.delete(guarded)
+      const left = (this.socketsByUser.get(userId) ?? 1) - 1
+      if (left > 0) this.socketsByUser.set(userId, left)
+      else this.socketsByUser.delete(userId)
+    })
+    socket.on('pong', () => {
+      guarded.alive = true
+    })
+    if (maxBufferedBytes > 0) {
+      connection.limitSendBuffer(maxBufferedBytes, () => {
+        this.log.warn({ userId, bufferedBytes: socket.bufferedAmount }, 'closing a socket that stopped reading')
+        socket.close(CloseCode.SLOW_CONSUMER, 'slow consumer')
+      })
+    }
+    this.startHeartbeat()
+
+    if (this.closing) {
+      socket.close(CloseCode.GOING_AWAY, 'server shutting down')
+    } else if (maxSocketsPerUser > 0 && open > maxSocketsPerUser) {
+      // Upgrades that passed the check together: the ones past the limit are closed at once.
+      socket.close(CloseCode.POLICY_VIOLATION, 'too many sockets')
+    }
+
+    const frameLimited = maxFramesPerSecond > 0
+    const refillPerMs = maxFramesPerSecond / 1000
+    const closeBelow = -2 * frameBurst
+    return {
+      admit: (data) => {
+        // After the close frame nothing more is handled: its answer could not be sent.
+        if (socket.readyState !== socket.OPEN) return false
+        if (this.closing) {
+          connection.send({
+            type: 'error',
+            ...refOf(data),
+            code: 'SHUTTING_DOWN',
+            error: 'The server is shutting down: the frame was not handled; send it again after reconnecting.',
+          })
+          return false
+        }
+        if (!frameLimited) return true
+        const now = performance.now()
+        guarded.tokens = Math.min(frameBurst, guarded.tokens + (now - guarded.refilledAt) * refillPerMs) - 1
+        guarded.refilledAt = now
+        if (guarded.tokens >= 0) return true
+        if (guarded.tokens < closeBelow) {
+          this.log.warn({ userId }, 'closing a socket that kept sending over its frame rate limit')
+          socket.close(CloseCode.POLICY_VIOLATION, 'rate limited')
+          return false
+        }
+        connection.send({
+          type: 'error',
+          ...refOf(data),
+          code: 'RATE_LIMITED',
+          error: `Too many frames: at most ${maxFramesPerSecond} a second (${frameBurst} at once); not handled.`,
+          retry_after_ms: Math.ceil((1 - guarded.tokens) / refillPerMs),
+        })
+        return false
+      },
+    }
+  }
+
+  /** One heartbeat timer for all sockets, started with the first; it never keeps the process alive. */
+  private startHeartbeat(): void {
+    const interval = this.limits.heartbeatIntervalMs
+    if (this.heartbeat || interval <= 0 || this.closing) return
+    this.heartbeat = setInterval(() => {
+      for (const guarded of this.guarded) {
+        if (!guarded.alive) {
+          this.log.info({ userId: guarded.connection.userId }, 'cutting off a socket that missed its heartbeat')
+          guarded.socket.terminate()
+          continue
+        }
+        guarded.alive = false
+        guarded.socket.ping()
+      }
+    }, interval)
+    this.heartbeat.unref()
+  }
+
+  /**
+   * Closes every socket for a shutdown: new frames are refused with SHUTTING_DOWN; the frames already
+   * received are handled and answered (for up to `shutdownGraceMs`); then each socket is closed with
+   * 1001 and has up to `shutdownGraceMs` more to complete the closing handshake before it is cut off.
+   */
+  async shutdown(): Promise<void> {
+    this.closing = true
+    clearInterval(this.heartbeat)
+    this.heartbeat = undefined
+    const sockets = [...this.guarded]
+    if (sockets.length === 0) return
+    await this.withinGrace(Promise.all(sockets.map((guarded) => guarded.connection.settled())))
+    for (const { socket } of sockets) socket.close(CloseCode.GOING_AWAY, 'server shutting down')
+    await this.withinGrace(Promise.all(sockets.map((guarded) => guarded.closed)))
+    for (const { socket } of this.guarded) socket.terminate()
+  }
+
+  /** Waits for `work`, or for `shutdownGraceMs`, whichever ends first. */
+  private async withinGrace(work: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.limits.shutdownGraceMs)
+    })
+    try {
+      await Promise.race([work, graceOver])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Per-socket limits and the shutdown of every socket; the socket route calls it. */
+    socketGuard: SocketGuard
+  }
+}
+
+/** `fastify.socketGuard`, with a preClose hook that closes every socket with 1001 before the server stops. */
+export default fp(
+  async (fastify) => {
+    const guard = new SocketGuard(fastify.chatConfig.sockets, fastify.log)
+    fastify.decorate('socketGuard', guard)
+    // Added before @fastify/websocket's own preClose, so ours runs first and the sockets get our close code.
+    fastify.addHook('preClose', () => guard.shutdown())
+  },
+  { name: 'chatserver-socket-guard', dependencies: ['chatserver-config'] },
+)
