@@ -3,7 +3,7 @@ import type { DB } from '../../src/database.js'
 import { directPair } from '../../src/domain/direct.js'
 import type { DirectStore } from '../../src/domain/ports.js'
 import { transactionInIdOrder } from './id-order.js'
-import { toMessage } from './messages.js'
+import { historyPage, toMessage } from './messages.js'
 
 /** Direct conversations: their messages (with `dm_pair` and a delivery status) and each side's row. */
 export function createDirectStore(db: DB): DirectStore {
@@ -62,17 +62,8 @@ export function createDirectStore(db: DB): DirectStore {
       })
     },
 
-    async history(userId, peerId, { limit, beforeId, afterId }) {
-      let select = db.selectFrom('messages').selectAll().where('dm_pair', '=', directPair(userId, peerId))
-      if (beforeId !== undefined) select = select.where('id', '<', beforeId)
-      if (afterId !== undefined) select = select.where('id', '>', afterId)
-      const forwards = afterId !== undefined
-      const rows = await select
-        .orderBy('id', forwards ? 'asc' : 'desc')
-        .limit(limit + 1)
-        .execute()
-      if (!forwards) rows.reverse()
-      return rows.map(toMessage)
+    history(userId, peerId, page) {
+      return historyPage(db, 'dm_pair', directPair(userId, peerId), page)
     },
 
     async claimPending(recipientId, messageId) {

@@ -1,5 +1,5 @@
 import type { DB, MessageRow } from '../../src/database.js'
-import type { MessageStore } from '../../src/domain/ports.js'
+import type { HistoryPage, MessageStore } from '../../src/domain/ports.js'
 import type { Message } from '../../src/schemas/message.js'
 import { inIdOrder } from './id-order.js'
 import { reactionCounts } from './reactions.js'
@@ -22,6 +22,28 @@ export function toMessage(row: MessageRow): Message {
     deleted,
     ...(row.status !== null ? { status: row.status } : {}),
   }
+}
+
+/**
+ * One page of a conversation (messages whose `column` equals `value`), in ascending id order:
+ * the newest `limit + 1` below `beforeId`, or the oldest `limit + 1` above `afterId`.
+ */
+export async function historyPage(
+  db: DB,
+  column: 'group_id' | 'dm_pair',
+  value: number | string,
+  { limit, beforeId, afterId }: HistoryPage,
+): Promise<Message[]> {
+  let select = db.selectFrom('messages').selectAll().where(column, '=', value)
+  if (beforeId !== undefined) select = select.where('id', '<', beforeId)
+  if (afterId !== undefined) select = select.where('id', '>', afterId)
+  const forwards = afterId !== undefined
+  const rows = await select
+    .orderBy('id', forwards ? 'asc' : 'desc')
+    .limit(limit + 1)
+    .execute()
+  if (!forwards) rows.reverse()
+  return rows.map(toMessage)
 }
 
 export function createMessageStore(db: DB): MessageStore {
@@ -65,17 +87,8 @@ export function createMessageStore(db: DB): MessageStore {
       return row && toMessage(row)
     },
 
-    async groupHistory(groupId, { limit, beforeId, afterId }) {
-      let select = db.selectFrom('messages').selectAll().where('group_id', '=', groupId)
-      if (beforeId !== undefined) select = select.where('id', '<', beforeId)
-      if (afterId !== undefined) select = select.where('id', '>', afterId)
-      const forwards = afterId !== undefined
-      const rows = await select
-        .orderBy('id', forwards ? 'asc' : 'desc')
-        .limit(limit + 1)
-        .execute()
-      if (!forwards) rows.reverse()
-      return rows.map(toMessage)
+    groupHistory(groupId, page) {
+      return historyPage(db, 'group_id', groupId, page)
     },
 
     async updateContent(messageId, content, now) {
