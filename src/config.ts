@@ -18,6 +18,7 @@ export const EnvSchema = Type.Object({
   DB_FILE: Type.String({ default: 'chatserver.db', minLength: 1 }),
   DATABASE_URL: Type.Optional(Type.String()),
   DATABASE_SCHEMA: Type.Optional(Type.String()),
+  REDIS_URL: Type.Optional(Type.String()),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_EXPIRY_MINUTES: Type.Integer({ minimum: 1, maximum: 527_040, default: 1440 }),
   LOG_LEVEL: Type.Union(

@@ -50,6 +50,13 @@ export interface ChatServerOptions {
   /** A realtime hub to use instead of the in-process one. */
   hub?: Hub
   /**
+   * `redis://…` or `rediss://…` URL (`REDIS_URL`): fan out through Redis pub/sub, so that every instance sharing
+   * that Redis (and the database) delivers to its own sockets. Ignored when `hub` is given.
+   */
+  redisUrl?: string
+  /** Tuning of the Redis hub (see `RedisSettings`); defaults fit production, tests shorten the intervals. */
+  redis?: Partial<Omit<RedisSettings, 'url'>>
+  /**
    * The server pings each socket this often, in ms (`WS_HEARTBEAT_INTERVAL_MS`, default 30,000); a socket that
    * has not answered by the next ping is cut off. 0: no heartbeat.
    */
@@ -124,6 +131,25 @@ export interface ChatServerConfig {
   revocationSyncMs: number
   rateLimits: Record<RateLimitName, RateLimit | false>
   maxGroupMembers: number
+  /** The Redis hub's settings; undefined for the in-process hub. */
+  redis: RedisSettings | undefined
+}
+
+/** The Redis hub's settings. */
+export interface RedisSettings {
+  url: string
+  /** Prefix of the pub/sub channel (`<prefix>:hub`); instances fan out to each other only on the same one. */
+  channelPrefix: string
+  /** How often, in ms, an instance re-announces the users online on it (default 5,000). */
+  announceIntervalMs: number
+  /** A remote instance not heard from for this long, in ms, counts as gone with its users (default 15,000). */
+  presenceExpiryMs: number
+}
+
+export const DEFAULT_REDIS_SETTINGS: Readonly<Omit<RedisSettings, 'url'>> = {
+  channelPrefix: 'chatserver',
+  announceIntervalMs: 5_000,
+  presenceExpiryMs: 15_000,
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024
@@ -202,7 +228,26 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     ),
     rateLimits: resolveRateLimits(options.rateLimits, env),
     maxGroupMembers: resolveMaxGroupMembers(options.maxGroupMembers ?? env.MAX_GROUP_MEMBERS),
+    redis: resolveRedis(options, env),
   }
+}
+
+/** The Redis hub's settings from `redisUrl` (else `REDIS_URL`) and `redis`; undefined without a URL. */
+function resolveRedis(options: ChatServerOptions, env: ReturnType<typeof parseEnvironment>): RedisSettings | undefined {
+  const url = options.redisUrl || env.REDIS_URL || undefined
+  if (url === undefined) return undefined
+  if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL (redisUrl) must be a redis:// or rediss:// URL.')
+  const settings = { ...DEFAULT_REDIS_SETTINGS, ...options.redis }
+  if (!/^[\w.:-]{1,100}$/.test(settings.channelPrefix)) {
+    throw new Error('redis.channelPrefix must be 1 to 100 letters, digits, _, ., : or -.')
+  }
+  if (!isWhole(settings.announceIntervalMs) || !isWhole(settings.presenceExpiryMs)) {
+    throw new Error('redis.announceIntervalMs and redis.presenceExpiryMs must be whole numbers of ms, at least 1.')
+  }
+  if (settings.presenceExpiryMs <= settings.announceIntervalMs) {
+    throw new Error('redis.presenceExpiryMs must be longer than redis.announceIntervalMs.')
+  }
+  return { url, ...settings }
 }
 
 const isWhole = (value: number) => Number.isSafeInteger(value) && value >= 1

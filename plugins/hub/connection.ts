@@ -104,6 +104,10 @@ export class SocketConnection implements HubConnection {
     this.sendSerialized(Buffer.from(JSON.stringify(frame)))
   }
 
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason)
+  }
+
   /** Queues work behind the frames already received on this socket. */
   enqueue(work: () => Promise<void>): void {
     // Work handles its own errors; should one slip through, it must not stop the frames after it.

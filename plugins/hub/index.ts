@@ -2,11 +2,35 @@ import fp from 'fastify-plugin'
 import type { Hub } from '../../src/domain/ports.js'
 import '../types.js'
 import { LocalHub } from './local-hub.js'
+import { RedisHub } from './redis-hub.js'
 
-/** `fastify.hub`: realtime fan-out. In-process unless another implementation is passed in. */
+/**
+ * `fastify.hub`: realtime fan-out. A hub passed in wins; else Redis pub/sub between instances when a Redis
+ * URL is configured (`REDIS_URL`, `redisUrl`); else in-process.
+ */
 export default fp<{ hub?: Hub }>(
   async (fastify, options) => {
-    fastify.decorate('hub', options.hub ?? new LocalHub())
+    if (options.hub) {
+      fastify.decorate('hub', options.hub)
+      return
+    }
+    const redis = fastify.chatConfig.redis
+    if (!redis) {
+      fastify.decorate('hub', new LocalHub())
+      return
+    }
+    const log = fastify.log.child({ component: 'redis-hub' })
+    const hub = new RedisHub({
+      ...redis,
+      log: {
+        info: (message) => log.info(message),
+        warn: (message) => log.warn(message),
+        error: (object, message) => log.error(object, message),
+      },
+    })
+    await hub.start()
+    fastify.decorate('hub', hub)
+    fastify.addHook('onClose', () => hub.close())
   },
   { name: 'chatserver-hub' },
 )

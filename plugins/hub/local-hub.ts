@@ -39,6 +39,17 @@ export class LocalHub implements Hub {
     }
   }
 
+  /** Delivers an already-serialized frame to this process's sockets of the listed users, except one. */
+  deliver(userIds: Iterable<number>, serialized: Buffer, except?: HubConnection): void {
+    for (const userId of userIds) {
+      const userConnections = this.connectionsByUser.get(userId)
+      if (!userConnections) continue
+      for (const connection of userConnections) {
+        if (connection !== except) connection.sendSerialized(serialized)
+      }
+    }
+  }
+
   publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): void {
     this.publish([userId], frame, except)
   }

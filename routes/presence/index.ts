@@ -33,7 +33,8 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
     if (tracker.opened(connection.userId)) await announce(connection.userId, true)
   })
   fastify.realtime.onDisconnect(async (connection) => {
-    if (tracker.closed(connection.userId)) await announce(connection.userId, false)
+    // With several instances the user may still have sockets elsewhere: only then is it a change.
+    if (tracker.closed(connection.userId) && !hub.isOnline(connection.userId)) await announce(connection.userId, false)
   })
 
   fastify.get(

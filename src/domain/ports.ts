@@ -137,6 +137,8 @@ export interface HubConnection {
   readonly userId: number
   /** Sends an already-serialized JSON text frame. */
   sendSerialized(frame: Buffer): void
+  /** Closes the socket with a close code: a hub that may have lost frames closes with 1012 so the client resumes. */
+  close?(code: number, reason: string): void
 }
 
 /**
@@ -156,6 +158,8 @@ export interface Hub {
   isOnline(userId: number): boolean
   /** The number of open sockets. */
   connectionCount(): number
+  /** Whether the hub can deliver across instances right now (a hub with a broker); absent means always. */
+  connected?(): boolean
 }
 
 export interface ChatStore {
