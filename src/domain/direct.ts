@@ -1,7 +1,14 @@
 import type { Message, MessageInput, MessageKind } from '../schemas/message.js'
 import { badRequest, notFound, userNotFound } from './errors.js'
 import { withReactionCounts } from './message-actions.js'
-import { DEFAULT_PAGE_SIZE, resolveKind, toHistoryPage, type History, type HistoryQuery } from './messages.js'
+import {
+  DEFAULT_PAGE_SIZE,
+  messageFields,
+  resolveKind,
+  toHistoryPage,
+  type History,
+  type HistoryQuery,
+} from './messages.js'
 import type { DirectStore, Hub, HubConnection, MessageStore, OutgoingFrame, UserStore } from './ports.js'
 
 // Direct messages: one conversation per pair of users, with a delivery state per message
@@ -84,13 +91,8 @@ export async function postDirectMessage(
   const result = await ports.direct.insert({
     senderId,
     recipientId,
-    kind,
-    content: input.content,
-    mediaUrl: input.media_url ?? null,
-    replyToId: input.reply_to_id ?? null,
-    clientMsgId: input.client_msg_id ?? null,
+    ...messageFields(input, kind),
     status: ports.hub.isOnline(recipientId) ? 'SENT' : 'PENDING',
-    now: new Date().toISOString(),
   })
   if (!result.created) return result
 

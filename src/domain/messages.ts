@@ -31,6 +31,18 @@ export function groupMessageFrame(message: Message): OutgoingFrame {
   }
 }
 
+/** The stored fields of a message a client sent, the same for every conversation. */
+export function messageFields(input: MessageInput, kind: MessageKind) {
+  return {
+    kind,
+    content: input.content,
+    mediaUrl: input.media_url ?? null,
+    replyToId: input.reply_to_id ?? null,
+    clientMsgId: input.client_msg_id ?? null,
+    now: new Date().toISOString(),
+  }
+}
+
 /** The message kind a client asked for: `kind`, or `type` (its name in the original API); text by default. */
 export function resolveKind(input: MessageInput): MessageKind {
   if (input.kind && input.type && input.kind !== input.type) {
@@ -62,16 +74,7 @@ export async function postGroupMessage(
       throw badRequest('INVALID_REPLY', '`reply_to_id` must name a message in the same conversation.')
     }
   }
-  const result = await ports.messages.insert({
-    senderId,
-    groupId,
-    kind,
-    content: input.content,
-    mediaUrl: input.media_url ?? null,
-    replyToId: input.reply_to_id ?? null,
-    clientMsgId: input.client_msg_id ?? null,
-    now: new Date().toISOString(),
-  })
+  const result = await ports.messages.insert({ senderId, groupId, ...messageFields(input, kind) })
   if (result.created) ports.hub.publish(memberIds, groupMessageFrame(result.message))
   return result
 }
