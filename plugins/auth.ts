@@ -63,7 +63,9 @@ export default fp(
     await fastify.register(jwt, {
       secret,
       sign: { algorithm: JWT_ALGORITHM, expiresIn: expiryMinutes * 60 },
-      verify: { algorithms: [JWT_ALGORITHM] },
+      // A verified token is remembered (fast-jwt's cache, bounded, never past its expiry): the hot paths
+      // verify the same few tokens over and over. Revocation is still checked on every request.
+      verify: { algorithms: [JWT_ALGORITHM], cache: true },
       namespace: JWT_NAMESPACE,
       decoratorName: 'chatJwtPayload',
     })
