@@ -9,6 +9,8 @@ import {
   sql,
   type KyselyPlugin,
   type RootOperationNode,
+  type SqliteDatabase,
+  type SqliteStatement,
 } from 'kysely'
 import pg from 'pg'
 import { isPostgres } from '../migrations/dialect.js'
@@ -28,7 +30,36 @@ export function openSqlite(file: string): Kysely<Database> {
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) })
+}
+
+/** How many prepared statements one SQLite connection keeps for reuse. */
+const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * The connection as Kysely sees it, with prepared statements reused by SQL text: Kysely's SQLite driver
+ * prepares every query it runs, and preparing costs as much as running a small one. The least recently
+ * used statement goes once the cache is full (queries with `in (…)` lists vary in text).
+ */
+export function reusingStatements(sqlite: BetterSqlite3.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare(sqlText): SqliteStatement {
+      const cached = statements.get(sqlText)
+      // A statement still iterating a result (a streamed query) cannot run again until it is done.
+      if (cached && !cached.busy) {
+        statements.delete(sqlText)
+        statements.set(sqlText, cached)
+        return cached
+      }
+      const statement = sqlite.prepare(sqlText)
+      if (cached) return statement
+      statements.set(sqlText, statement)
+      if (statements.size > size) statements.delete(statements.keys().next().value as string)
+      return statement
+    },
+  }
 }
 
 /** int8 as a JS number (ids are bigserial, `count(*)` is bigint); refuses one past 2^53 rather than round it. */
