@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely'
 import { isPostgres } from '../../migrations/dialect.js'
 import type { Database, DB } from '../../src/database.js'
+import { GroupCommit } from './group-commit.js'
 
 // Readers follow some tables by id: a client keeps the id of the last message it got and resumes with
 // `id > since`; every process reads `token_revocations` after the last id it saw. That only works when
@@ -37,16 +38,29 @@ function oneAtATime<T>(db: DB, table: string, work: () => Promise<T>): Promise<T
   return run
 }
 
+/** Per Kysely instance on SQLite, the group commit its ordered writes share. */
+const groupCommits = new WeakMap<DB, GroupCommit>()
+
+function groupCommitOf(db: DB): GroupCommit {
+  let groupCommit = groupCommits.get(db)
+  if (!groupCommit) {
+    groupCommit = new GroupCommit(db)
+    groupCommits.set(db, groupCommit)
+  }
+  return groupCommit
+}
+
 /**
  * A transaction whose inserts into `table` commit, and resolve, in id order with every other one made
- * through here. On SQLite, just a transaction.
+ * through here. On SQLite, the writes of one turn of the event loop share a transaction (group commit),
+ * run one after another in arrival order, and resolve in that order after it commits.
  */
 export function transactionInIdOrder<T>(
   db: DB,
   table: string,
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
-  if (!isPostgres(db)) return db.transaction().execute(work)
+  if (!isPostgres(db)) return groupCommitOf(db).run(work)
   return oneAtATime(db, table, () =>
     db.transaction().execute(async (trx) => {
       // The oid names the table in the schema the search path resolves, so two schemas never share a lock.
@@ -54,9 +68,4 @@ export function transactionInIdOrder<T>(
       return work(trx)
     }),
   )
-}
-
-/** Runs `write` so that the rows it inserts into `table` commit and resolve in id order (on SQLite: as it is). */
-export function inIdOrder<T>(db: DB, table: string, write: (db: DB) => Promise<T>): Promise<T> {
-  return isPostgres(db) ? transactionInIdOrder(db, table, write) : write(db)
 }

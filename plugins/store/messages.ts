@@ -1,7 +1,7 @@
 import type { DB, MessageRow } from '../../src/database.js'
 import type { HistoryPage, MessageStore } from '../../src/domain/ports.js'
 import type { Message } from '../../src/schemas/message.js'
-import { inIdOrder } from './id-order.js'
+import { transactionInIdOrder } from './id-order.js'
 import { reactionCounts } from './reactions.js'
 
 /** A stored row as clients see it: a deleted message keeps its place but not its content. */
@@ -50,7 +50,7 @@ export function createMessageStore(db: DB): MessageStore {
   return {
     async insert(message) {
       // In id order on PostgreSQL, so a resume from any id misses nothing (see id-order.ts).
-      const inserted = await inIdOrder(db, 'messages', (db) =>
+      const inserted = await transactionInIdOrder(db, 'messages', (db) =>
         db
           .insertInto('messages')
           .values({

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely'
 import type { DB, TokenRevocationsTable } from '../../src/database.js'
 import type { Revocation, TokenRevocationStore } from '../../src/domain/tokens.js'
-import { inIdOrder } from './id-order.js'
+import { transactionInIdOrder } from './id-order.js'
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -21,7 +21,7 @@ export function createTokenRevocationStore(db: DB): TokenRevocationStore {
   return {
     async insert(revocation, now) {
       // In id order on PostgreSQL, so a process following the table by id skips none (see id-order.ts).
-      const row = await inIdOrder(db, 'token_revocations', (db) =>
+      const row = await transactionInIdOrder(db, 'token_revocations', (db) =>
         db
           .insertInto('token_revocations')
           .values({
