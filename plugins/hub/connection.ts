@@ -1,7 +1,53 @@
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
 
 const TEXT_FRAME = { binary: false } as const
+
+/**
+ * A server-to-client WebSocket text frame around `payload` (RFC 6455 §5.2: FIN, opcode 1, unmasked).
+ * Every receiver of a publish gets the same bytes, so they are framed once, not once per socket.
+ */
+export function encodeTextFrame(payload: Buffer): Buffer {
+  const length = payload.length
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(headerLength + length)
+  frame[0] = 0x81
+  if (length < 126) {
+    frame[1] = length
+  } else if (length < 65_536) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  payload.copy(frame, headerLength)
+  return frame
+}
+
+// The hub hands the same payload to every receiving socket in a row: remember the last one framed.
+let lastPayload: Buffer | undefined
+let lastFrame: Buffer | undefined
+function framed(payload: Buffer): Buffer {
+  if (payload !== lastPayload) {
+    lastFrame = encodeTextFrame(payload)
+    lastPayload = payload
+  }
+  return lastFrame as Buffer
+}
+
+// Write coalescing: the first frame a socket gets in a turn of the event loop corks its stream, and
+// every stream corked in that turn is uncorked together once the turn's work is done (process.nextTick
+// runs after the current promise jobs, so the publishes of one group commit meet). Each socket then
+// takes one writev for all its frames of the turn instead of one write each. Everything written to the
+// stream meanwhile — ws's own pings, replies and close frames too — keeps its order.
+const corkedStreams: SocketConnection[] = []
+function uncorkAll(): void {
+  for (const connection of corkedStreams) connection.uncork()
+  corkedStreams.length = 0
+}
 const MESSAGE_FRAME = /^\{"type":"(?:group|direct)_message","id":(\d+)/
 
 /** The message id of a serialized `group_message`/`direct_message` frame (they start with type and id). */
@@ -15,10 +61,18 @@ export class SocketConnection implements HubConnection {
   /** Client frames are handled one after another, in the order they arrived. */
   private pending: Promise<void> = Promise.resolve()
 
+  /** Whether `stream` is corked until the end of this turn. */
+  private corked = false
+
+  /**
+   * `stream` is the TCP (or TLS) socket under `socket`: frames from the hub are written to it
+   * already framed. Without it they go through `socket.send`.
+   */
   constructor(
     readonly userId: number,
     readonly tokenId: string,
     private readonly socket: WebSocket,
+    private readonly stream?: Duplex,
   ) {}
 
   /** While a resume reads the backlog, live frames wait here instead of overtaking it. */
@@ -38,8 +92,27 @@ export class SocketConnection implements HubConnection {
   private write(frame: Buffer): void {
     if (this.socket.readyState !== this.socket.OPEN) return
     // The one check on the hot path: a client that stopped reading is closed, never buffered for without bound.
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) this.sendBufferFull()
-    else this.socket.send(frame, TEXT_FRAME)
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      this.sendBufferFull()
+      return
+    }
+    const stream = this.stream
+    if (!stream) {
+      this.socket.send(frame, TEXT_FRAME)
+      return
+    }
+    if (!this.corked) {
+      this.corked = true
+      stream.cork()
+      if (corkedStreams.push(this) === 1) process.nextTick(uncorkAll)
+    }
+    stream.write(framed(frame))
+  }
+
+  /** Sends what was written to the stream this turn, in one go. */
+  uncork(): void {
+    this.corked = false
+    this.stream?.uncork()
   }
 
   /** Set by `limitSendBuffer` (the socket guard); unbounded until then. */

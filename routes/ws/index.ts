@@ -102,7 +102,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         statusCode: 426,
       }),
     wsHandler: (socket, request) => {
-      const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket)
+      const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket, request.raw.socket)
       const gate = fastify.socketGuard.watch(connection, socket) // heartbeat, send buffer and frame rate limits
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => {
