@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely'
 import * as initial from './2026-11-25-001-initial.js'
 import * as conversations from './2026-11-25-002-conversations.js'
 import * as tokenRevocations from './2026-11-25-003-token-revocations.js'
+import * as unreadIndexes from './2026-12-01-001-unread-indexes.js'
 
 /**
  * Every migration, by name. Kysely runs them in name order; names start with an ISO date.
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-25-001-initial': initial,
   '2026-11-25-002-conversations': conversations,
   '2026-11-25-003-token-revocations': tokenRevocations,
+  '2026-12-01-001-unread-indexes': unreadIndexes,
 }
 
 export const migrationProvider: MigrationProvider = {
