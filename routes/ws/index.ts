@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { RawData } from 'ws'
@@ -34,6 +35,9 @@ const wsSchema = {
     ...errorResponses(400, 401, 426),
   },
 }
+
+/** The HTTP response of each upgrade request, from its authentication to the socket's opening. */
+const upgradeResponses = new WeakMap<IncomingMessage, ServerResponse>()
 
 /** `GET /ws?token=<JWT>`: the realtime channel. Authenticated before the upgrade; frames validated by schema. */
 const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -90,9 +94,10 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     method: 'GET',
     url: '/ws',
     schema: wsSchema,
-    preValidation: async (request) => {
+    preValidation: async (request, reply) => {
       request.chatUser = await fastify.verifyToken(request.query.token)
       fastify.socketGuard.admitSocket(request.chatUser.id) // 429 TOO_MANY_SOCKETS past the per-user limit
+      upgradeResponses.set(request.raw, reply.raw)
     },
     // A plain GET that does not ask to upgrade.
     handler: async (_request, reply) =>
@@ -102,7 +107,15 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         statusCode: 426,
       }),
     wsHandler: (socket, request) => {
-      const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket, request.raw.socket)
+      const stream = request.raw.socket
+      // Let the upgrade's request and response go once the socket is open: an idle socket should cost
+      // only itself. @fastify/websocket leaves the HTTP response attached to the TCP socket, and its
+      // 'error' listener closes over the request and the reply, for the socket's whole life; ours
+      // below logs the same errors (ws closes the socket itself after one).
+      upgradeResponses.get(request.raw)?.detachSocket(stream)
+      socket.removeAllListeners('error')
+      const log = request.log
+      const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket, stream)
       const gate = fastify.socketGuard.watch(connection, socket) // heartbeat, send buffer and frame rate limits
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => {
@@ -117,7 +130,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
           if (since !== undefined) await replayMissed(fastify.store.backlog, connection, since, resumeLimit)
         } catch (error) {
           // The client cannot be told what it missed: close so it reconnects and resumes again.
-          request.log.error({ err: error }, 'resume failed')
+          log.error({ err: error }, 'resume failed')
           connection.endResume()
           socket.close(1011, 'resume failed')
           return
@@ -129,7 +142,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         detach()
         void runListeners('disconnect', connection)
       })
-      socket.on('error', (error) => request.log.warn({ err: error }, 'socket error'))
+      socket.on('error', (error) => log.warn({ err: error }, 'socket error'))
       fastify.revocation.watch(socket, request.chatUser) // closed with 4001 on expiry, 4003 on revocation
     },
   })
