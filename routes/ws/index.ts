@@ -11,9 +11,10 @@ import { parseClientFrame } from './frames.js'
 const wsSchema = {
   tags: ['realtime'],
   summary: 'Open the realtime socket',
+  operationId: 'openSocket',
   description:
     'Upgrade to a WebSocket. The token goes in the query string; a missing, invalid, expired or foreign token ' +
-    'is refused with 401 before the upgrade. Frames are JSON text: every message stored in one of your ' +
+    'is refused with 401 before the upgrade, and one socket more than a user may have open with 429. Frames are JSON text: every message stored in one of your ' +
     'conversations arrives as a `group_message` or `direct_message` frame; each frame you send may carry a ' +
     '`ref` that the `ack`/`error`/`pong` reply echoes. See the README for every frame.',
   querystring: Type.Object({
@@ -31,7 +32,7 @@ const wsSchema = {
   }),
   response: {
     101: Type.Null({ description: 'Switching to the WebSocket protocol.' }),
-    ...errorResponses(400, 401, 426),
+    ...errorResponses(400, 401, 426, 429),
   },
 }
 
