@@ -1,9 +1,6 @@
-import type { IncomingMessage } from 'node:http'
 import { dirname, join } from 'node:path'
-import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import autoload from '@fastify/autoload'
-import websocket from '@fastify/websocket'
 import type { FastifyPluginAsync } from 'fastify'
 import authPlugin from '../plugins/auth.js'
 import configPlugin from '../plugins/config.js'
@@ -18,6 +15,7 @@ import revocationPlugin from '../plugins/revocation.js'
 import socketGuardPlugin from '../plugins/socket-guard.js'
 import storePlugin from '../plugins/store/index.js'
 import validationPlugin from '../plugins/validation.js'
+import websocketPlugin from '../plugins/websocket.js'
 import type { ChatServerOptions } from './options.js'
 
 const routesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'routes')
@@ -41,25 +39,7 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(socketGuardPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(openapiPlugin)
-  await fastify.register(websocket, {
-    options: { maxPayload: fastify.chatConfig.maxFrameBytes, perMessageDeflate: false },
-  })
-  // @fastify/websocket takes every upgrade request on the server, also those for a host app's own
-  // routes, and ends those sockets only in this context's hooks. When embedded under a prefix, end any
-  // left over from outside it at shutdown, so the host still closes. (Our own sockets close with 1001.)
-  if (fastify.prefix !== '') {
-    const foreignUpgrades = new Set<Duplex>()
-    const trackUpgrade = (request: IncomingMessage, socket: Duplex) => {
-      if (request.url?.startsWith(`${fastify.prefix}/`)) return
-      foreignUpgrades.add(socket)
-      socket.once('close', () => foreignUpgrades.delete(socket))
-    }
-    fastify.server.on('upgrade', trackUpgrade)
-    fastify.addHook('preClose', async () => {
-      fastify.server.off('upgrade', trackUpgrade)
-      for (const socket of foreignUpgrades) socket.destroy()
-    })
-  }
+  await fastify.register(websocketPlugin)
   // Bodies are JSON: without this, a text/plain body would be parsed as a string and fail validation
   // with a confusing 400 instead of the 415 that names the problem.
   fastify.removeContentTypeParser('text/plain')
