@@ -8,6 +8,7 @@ import dbPlugin from '../plugins/db.js'
 import demoPlugin from '../plugins/demo.js'
 import errorsPlugin from '../plugins/errors.js'
 import hubPlugin from '../plugins/hub/index.js'
+import metricsPlugin from '../plugins/metrics.js'
 import openapiPlugin from '../plugins/openapi.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import realtimePlugin from '../plugins/realtime.js'
@@ -34,6 +35,7 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(revocationPlugin)
   await fastify.register(authPlugin)
   await fastify.register(rateLimitPlugin)
+  await fastify.register(metricsPlugin)
   await fastify.register(hubPlugin, options.hub ? { hub: options.hub } : {})
   await fastify.register(realtimePlugin)
   await fastify.register(socketGuardPlugin)

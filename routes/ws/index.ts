@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import { SocketConnection } from '../../plugins/hub/connection.js'
 import { ChatError } from '../../src/domain/errors.js'
@@ -52,14 +53,24 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   })
 
-  async function handleFrame(connection: SocketConnection, data: RawData, isBinary: boolean): Promise<void> {
+  const { chatMetrics } = fastify
+
+  /** Handles one client frame; `log` is the upgrade request's logger, so its lines carry that request's id. */
+  async function handleFrame(
+    connection: SocketConnection,
+    data: RawData,
+    isBinary: boolean,
+    log: FastifyBaseLogger,
+  ): Promise<void> {
     if (isBinary) {
+      chatMetrics.frameRejected('INVALID_FRAME')
       connection.send({ type: 'error', code: 'INVALID_FRAME', error: 'Frames must be JSON text, not binary.' })
       return
     }
     const parsed = parseClientFrame(realtime, data.toString())
     const ref = parsed.ref === undefined ? {} : { ref: parsed.ref }
     if (!parsed.ok) {
+      chatMetrics.frameRejected(parsed.code)
       connection.send({ type: 'error', ...ref, code: parsed.code, error: parsed.error })
       return
     }
@@ -68,21 +79,27 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       if (reply) connection.send({ ...reply, ...ref })
     } catch (error) {
       if (error instanceof ChatError) {
+        chatMetrics.frameRejected(error.code)
         connection.send({ type: 'error', ...ref, code: error.code, error: error.message })
         return
       }
-      fastify.log.error({ err: error }, 'socket frame failed')
+      chatMetrics.frameRejected('INTERNAL_ERROR')
+      log.error({ err: error }, 'socket frame failed')
       connection.send({ type: 'error', ...ref, code: 'INTERNAL_ERROR', error: 'Internal server error.' })
     }
   }
 
-  async function runListeners(kind: 'connect' | 'disconnect', connection: SocketConnection): Promise<void> {
+  async function runListeners(
+    kind: 'connect' | 'disconnect',
+    connection: SocketConnection,
+    log: FastifyBaseLogger,
+  ): Promise<void> {
     const listeners = kind === 'connect' ? realtime.connectListeners : realtime.disconnectListeners
     for (const listener of listeners) {
       try {
         await listener(connection)
       } catch (error) {
-        fastify.log.error({ err: error }, `socket ${kind} listener failed`)
+        log.error({ err: error }, `socket ${kind} listener failed`)
       }
     }
   }
@@ -107,7 +124,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       const gate = fastify.socketGuard.watch(connection, socket) // heartbeat, send buffer and frame rate limits
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => {
-        if (gate.admit(data)) connection.enqueue(() => handleFrame(connection, data, isBinary))
+        if (gate.admit(data)) connection.enqueue(() => handleFrame(connection, data, isBinary, request.log))
       })
       // Resume: hold live frames from the moment of attaching, so the backlog read after it goes first.
       const { since } = request.query
@@ -123,12 +140,12 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
           socket.close(1011, 'resume failed')
           return
         }
-        await runListeners('connect', connection)
+        await runListeners('connect', connection, request.log)
         connection.endResume()
       })
       socket.on('close', () => {
         detach()
-        void runListeners('disconnect', connection)
+        void runListeners('disconnect', connection, request.log)
       })
       socket.on('error', (error) => request.log.warn({ err: error }, 'socket error'))
       fastify.revocation.watch(socket, request.chatUser) // closed with 4001 on expiry, 4003 on revocation
