@@ -12,6 +12,7 @@ import metricsPlugin from '../plugins/metrics.js'
 import openapiPlugin from '../plugins/openapi.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import realtimePlugin from '../plugins/realtime.js'
+import requestIdPlugin from '../plugins/request-id.js'
 import revocationPlugin from '../plugins/revocation.js'
 import socketGuardPlugin from '../plugins/socket-guard.js'
 import storePlugin from '../plugins/store/index.js'
@@ -28,6 +29,7 @@ const routesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'routes')
  */
 export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify, options) => {
   await fastify.register(configPlugin, options)
+  await fastify.register(requestIdPlugin)
   await fastify.register(validationPlugin)
   await fastify.register(errorsPlugin)
   await fastify.register(dbPlugin, options.db ? { db: options.db } : {})

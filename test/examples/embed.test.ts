@@ -205,6 +205,8 @@ t.test("the host's authenticate and request.user stay the host's", async (t) => 
   const ava = await registerChatUser(host, 'ava')
   const groups = await host.inject({ method: 'GET', url: `${PREFIX}/v1/groups`, headers: ava.auth })
   t.equal(groups.statusCode, 200, 'chat routes authenticate with chat tokens')
+  const requestId = groups.headers['x-request-id']
+  t.ok(requestId, 'a chat response carries its request id')
   const both = await host.inject({
     method: 'GET',
     url: `${PREFIX}/v1/users/me`,
@@ -213,6 +215,10 @@ t.test("the host's authenticate and request.user stay the host's", async (t) => 
   t.equal(both.json<{ id: number }>().id, ava.id, 'the chat server answers for its own user')
 
   const audits = logs.filter((line) => line.msg === 'audit')
+  t.ok(
+    audits.some((line) => line.reqId === requestId && line.audit?.status === 200),
+    "the host's id for the request: the one its own log lines carry",
+  )
   const audited = audits.map((line) => line.audit?.user ?? null)
   t.same(
     audited,
