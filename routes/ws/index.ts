@@ -15,9 +15,10 @@ const wsSchema = {
   operationId: 'openSocket',
   description:
     'Upgrade to a WebSocket. The token goes in the query string; a missing, invalid, expired or foreign token ' +
-    'is refused with 401 before the upgrade, and one socket more than a user may have open with 429. Frames are JSON text: every message stored in one of your ' +
-    'conversations arrives as a `group_message` or `direct_message` frame; each frame you send may carry a ' +
-    '`ref` that the `ack`/`error`/`pong` reply echoes. See the README for every frame.',
+    'is refused with 401 before the upgrade, and a socket more than a user may have open with 429. Frames are ' +
+    'JSON text: every message stored in one of your conversations arrives as a `group_message` or ' +
+    '`direct_message` frame; each frame you send may carry a `ref` that the `ack`/`error`/`pong` reply echoes. ' +
+    'See the README for every frame.',
   querystring: Type.Object({
     token: Type.Optional(Type.String({ maxLength: 4096 })),
     since: Type.Optional(
