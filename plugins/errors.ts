@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
 import { ChatError } from '../src/domain/errors.js'
+import { errorResponses } from '../src/schemas/common.js'
 
 /** Stable codes for the framework's own 4xx errors. */
 const FRAMEWORK_CODES: Record<string, { code: string; message?: string }> = {
@@ -26,9 +27,13 @@ const CODES_BY_STATUS: Record<number, string> = {
   429: 'RATE_LIMITED',
 }
 
+/** Methods whose requests may carry a body, which the content-type parsers read (and can refuse). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
 /**
  * One place that turns every failure into `{error, code, statusCode}`. Domain refusals keep their
- * code; validation names the bad field; a 5xx is logged and answered without its details.
+ * code; validation names the bad field; a 5xx is logged and answered without its details. The answers
+ * it can give on any route are added to each route's documented responses.
  */
 export default fp(
   async (fastify) => {
@@ -52,6 +57,24 @@ export default fp(
       }
       request.log.error({ err: error }, 'request failed')
       return reply.code(500).send({ error: 'Internal server error.', code: 'INTERNAL_ERROR', statusCode: 500 })
+    })
+
+    // Every route can fail on the server's side, every route that reads a body can refuse it (bad JSON, too
+    // large, not JSON) before its own schema is checked, and the router refuses an over-long path parameter:
+    // document those answers on each route beside the ones it lists itself, so that a client generated from
+    // the document knows every error it may get.
+    fastify.addHook('onRoute', (route) => {
+      const { schema } = route
+      if (!schema?.response || schema.hide) return
+      const readsBody = [route.method].flat().some((method) => BODY_METHODS.has(method))
+      const hasParams = route.url.includes(':') // the router refuses an over-long one with 414
+      const anyRoute = {
+        ...(readsBody ? errorResponses(400, 413, 415) : {}),
+        ...(hasParams ? errorResponses(414) : {}),
+        ...errorResponses(500),
+      }
+      // A new schema object: route schemas are shared module constants, never changed in place.
+      route.schema = { ...schema, response: { ...anyRoute, ...(schema.response as Record<string, unknown>) } }
     })
 
     fastify.setNotFoundHandler((request, reply) => {

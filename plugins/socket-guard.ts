@@ -72,6 +72,8 @@ export class SocketGuard {
   constructor(
     readonly limits: SocketLimits,
     private readonly log: FastifyBaseLogger,
+    /** Told the code of each frame the guard refuses (for the metrics). */
+    private readonly onRefused: (code: 'RATE_LIMITED' | 'SHUTTING_DOWN') => void = () => undefined,
   ) {}
 
   /** Before the upgrade: throws 429 TOO_MANY_SOCKETS when the user already has the most sockets allowed. */
@@ -136,6 +138,7 @@ export class SocketGuard {
         // After the close frame nothing more is handled: its answer could not be sent.
         if (socket.readyState !== socket.OPEN) return false
         if (this.closing) {
+          this.onRefused('SHUTTING_DOWN')
           connection.send({
             type: 'error',
             ...refOf(data),
@@ -149,6 +152,7 @@ export class SocketGuard {
         guarded.tokens = Math.min(frameBurst, guarded.tokens + (now - guarded.refilledAt) * refillPerMs) - 1
         guarded.refilledAt = now
         if (guarded.tokens >= 0) return true
+        this.onRefused('RATE_LIMITED')
         if (guarded.tokens < closeBelow) {
           this.log.warn({ userId }, 'closing a socket that kept sending over its frame rate limit')
           socket.close(CloseCode.POLICY_VIOLATION, 'rate limited')
@@ -225,10 +229,12 @@ declare module 'fastify' {
 /** `fastify.socketGuard`, with a preClose hook that closes every socket with 1001 before the server stops. */
 export default fp(
   async (fastify) => {
-    const guard = new SocketGuard(fastify.chatConfig.sockets, fastify.log)
+    const guard = new SocketGuard(fastify.chatConfig.sockets, fastify.log, (code) =>
+      fastify.chatMetrics.frameRejected(code),
+    )
     fastify.decorate('socketGuard', guard)
     // Added before @fastify/websocket's own preClose, so ours runs first and the sockets get our close code.
     fastify.addHook('preClose', () => guard.shutdown())
   },
-  { name: 'chatserver-socket-guard', dependencies: ['chatserver-config'] },
+  { name: 'chatserver-socket-guard', dependencies: ['chatserver-config', 'chatserver-metrics'] },
 )

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -12,6 +14,18 @@ import { chatServer } from './plugin.js'
 export interface BuildAppOptions extends ChatServerOptions {
   /** Fastify's logger: off by default; `true` or options turn it on, always with secrets redacted. */
   logger?: boolean | (FastifyLoggerOptions & { stream?: DestinationStream })
+}
+
+/** An incoming `x-request-id` is kept when it is 1 to 128 of these characters (no spaces, quotes or newlines). */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * The request's id, which every log line of the request carries (`reqId`) and the response echoes in
+ * `x-request-id`: the caller's `x-request-id` when it is safe to log, else a new UUID.
+ */
+export function requestIdOf(request: IncomingMessage): string {
+  const given = request.headers['x-request-id']
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID()
 }
 
 /** Redacts the socket's `token` query parameter so tokens never reach the access log. */
@@ -31,6 +45,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   const { logger = false, ...chatOptions } = options
   const app = Fastify({
     logger: logger === false ? false : { ...(logger === true ? {} : logger), serializers: requestSerializers },
+    genReqId: requestIdOf,
     // Errors the router raises before any plugin runs (a malformed URL, an over-long path parameter)
     // get the same body as every other error.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {

@@ -38,6 +38,7 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_LOGIN_EMAIL: Type.Optional(RateLimitVariable),
   RATE_LIMIT_SEND: Type.Optional(RateLimitVariable),
   MAX_GROUP_MEMBERS: Type.Optional(Type.Integer({ minimum: 1 })),
+  METRICS: Type.Optional(Type.Boolean()),
 })
 export type Env = Static<typeof EnvSchema>
 

@@ -1,6 +1,6 @@
 // The package's public surface: the plugin, the app builder, and the types a client needs.
 export { chatServer, chatServer as default } from './plugin.js'
-export { buildApp, type BuildAppOptions } from './app.js'
+export { buildApp, requestIdOf, type BuildAppOptions } from './app.js'
 export type { ChatServerOptions, ChatServerConfig } from './options.js'
 export type { Database } from './database.js'
 export type { Hub, HubConnection, OutgoingFrame } from './domain/ports.js'

@@ -94,6 +94,11 @@ export interface ChatServerOptions {
   rateLimits?: false | { [Name in RateLimitName]?: Partial<RateLimit> | false }
   /** Most members a group may hold (`MAX_GROUP_MEMBERS`, default 10,000); adding past it is 409 `GROUP_FULL`. */
   maxGroupMembers?: number
+  /**
+   * Serve Prometheus metrics at `/metrics` (under the prefix, when embedded) from a registry of the chat
+   * server's own (`METRICS`, default on). `false`: no route and nothing measured.
+   */
+  metrics?: boolean
 }
 
 /** The HTTP routes with a rate limit of their own. */
@@ -133,6 +138,8 @@ export interface ChatServerConfig {
   maxGroupMembers: number
   /** The Redis hub's settings; undefined for the in-process hub. */
   redis: RedisSettings | undefined
+  /** Whether Prometheus metrics are measured and served at `/metrics`. */
+  metrics: boolean
 }
 
 /** The Redis hub's settings. */
@@ -229,6 +236,7 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     rateLimits: resolveRateLimits(options.rateLimits, env),
     maxGroupMembers: resolveMaxGroupMembers(options.maxGroupMembers ?? env.MAX_GROUP_MEMBERS),
     redis: resolveRedis(options, env),
+    metrics: options.metrics ?? env.METRICS ?? true,
   }
 }
 

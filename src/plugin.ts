@@ -1,9 +1,6 @@
-import type { IncomingMessage } from 'node:http'
 import { dirname, join } from 'node:path'
-import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import autoload from '@fastify/autoload'
-import websocket from '@fastify/websocket'
 import type { FastifyPluginAsync } from 'fastify'
 import authPlugin from '../plugins/auth.js'
 import configPlugin from '../plugins/config.js'
@@ -11,13 +8,16 @@ import dbPlugin from '../plugins/db.js'
 import demoPlugin from '../plugins/demo.js'
 import errorsPlugin from '../plugins/errors.js'
 import hubPlugin from '../plugins/hub/index.js'
+import metricsPlugin from '../plugins/metrics.js'
 import openapiPlugin from '../plugins/openapi.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import realtimePlugin from '../plugins/realtime.js'
+import requestIdPlugin from '../plugins/request-id.js'
 import revocationPlugin from '../plugins/revocation.js'
 import socketGuardPlugin from '../plugins/socket-guard.js'
 import storePlugin from '../plugins/store/index.js'
 import validationPlugin from '../plugins/validation.js'
+import websocketPlugin from '../plugins/websocket.js'
 import type { ChatServerOptions } from './options.js'
 
 const routesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'routes')
@@ -29,6 +29,7 @@ const routesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'routes')
  */
 export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify, options) => {
   await fastify.register(configPlugin, options)
+  await fastify.register(requestIdPlugin)
   await fastify.register(validationPlugin)
   await fastify.register(errorsPlugin)
   await fastify.register(dbPlugin, options.db ? { db: options.db } : {})
@@ -36,30 +37,13 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(revocationPlugin)
   await fastify.register(authPlugin)
   await fastify.register(rateLimitPlugin)
+  await fastify.register(metricsPlugin)
   await fastify.register(hubPlugin, options.hub ? { hub: options.hub } : {})
   await fastify.register(realtimePlugin)
   await fastify.register(socketGuardPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(openapiPlugin)
-  await fastify.register(websocket, {
-    options: { maxPayload: fastify.chatConfig.maxFrameBytes, perMessageDeflate: false },
-  })
-  // @fastify/websocket takes every upgrade request on the server, also those for a host app's own
-  // routes, and ends those sockets only in this context's hooks. When embedded under a prefix, end any
-  // left over from outside it at shutdown, so the host still closes. (Our own sockets close with 1001.)
-  if (fastify.prefix !== '') {
-    const foreignUpgrades = new Set<Duplex>()
-    const trackUpgrade = (request: IncomingMessage, socket: Duplex) => {
-      if (request.url?.startsWith(`${fastify.prefix}/`)) return
-      foreignUpgrades.add(socket)
-      socket.once('close', () => foreignUpgrades.delete(socket))
-    }
-    fastify.server.on('upgrade', trackUpgrade)
-    fastify.addHook('preClose', async () => {
-      fastify.server.off('upgrade', trackUpgrade)
-      for (const socket of foreignUpgrades) socket.destroy()
-    })
-  }
+  await fastify.register(websocketPlugin)
   // Bodies are JSON: without this, a text/plain body would be parsed as a string and fail validation
   // with a confusing 400 instead of the 415 that names the problem.
   fastify.removeContentTypeParser('text/plain')

@@ -10,13 +10,15 @@ import { RedisHub } from './redis-hub.js'
  */
 export default fp<{ hub?: Hub }>(
   async (fastify, options) => {
+    // Each publish is timed and counted for the metrics (the hub is used as it is when they are off).
+    const metered = (hub: Hub) => fastify.chatMetrics.meterHub(hub)
     if (options.hub) {
-      fastify.decorate('hub', options.hub)
+      fastify.decorate('hub', metered(options.hub))
       return
     }
     const redis = fastify.chatConfig.redis
     if (!redis) {
-      fastify.decorate('hub', new LocalHub())
+      fastify.decorate('hub', metered(new LocalHub()))
       return
     }
     const log = fastify.log.child({ component: 'redis-hub' })
@@ -27,10 +29,11 @@ export default fp<{ hub?: Hub }>(
         warn: (message) => log.warn(message),
         error: (object, message) => log.error(object, message),
       },
+      onDelivered: (sockets) => fastify.chatMetrics.framesDelivered(sockets),
     })
     await hub.start()
-    fastify.decorate('hub', hub)
+    fastify.decorate('hub', metered(hub))
     fastify.addHook('onClose', () => hub.close())
   },
-  { name: 'chatserver-hub' },
+  { name: 'chatserver-hub', dependencies: ['chatserver-metrics'] },
 )

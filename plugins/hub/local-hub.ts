@@ -27,31 +27,45 @@ export class LocalHub implements Hub {
     }
   }
 
-  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): void {
+  /** Returns the number of sockets it handed the frame to. */
+  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): number {
     let serialized: Buffer | undefined
+    let delivered = 0
     for (const userId of userIds) {
       const userConnections = this.connectionsByUser.get(userId)
       if (!userConnections) continue
       serialized ??= Buffer.from(JSON.stringify(frame))
       for (const connection of userConnections) {
-        if (connection !== except) connection.sendSerialized(serialized)
+        if (connection !== except) {
+          connection.sendSerialized(serialized)
+          delivered += 1
+        }
       }
     }
+    return delivered
   }
 
-  /** Delivers an already-serialized frame to this process's sockets of the listed users, except one. */
-  deliver(userIds: Iterable<number>, serialized: Buffer, except?: HubConnection): void {
+  /**
+   * Delivers an already-serialized frame to this process's sockets of the listed users, except one;
+   * returns the number of sockets it handed the frame to.
+   */
+  deliver(userIds: Iterable<number>, serialized: Buffer, except?: HubConnection): number {
+    let delivered = 0
     for (const userId of userIds) {
       const userConnections = this.connectionsByUser.get(userId)
       if (!userConnections) continue
       for (const connection of userConnections) {
-        if (connection !== except) connection.sendSerialized(serialized)
+        if (connection !== except) {
+          connection.sendSerialized(serialized)
+          delivered += 1
+        }
       }
     }
+    return delivered
   }
 
-  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): void {
-    this.publish([userId], frame, except)
+  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): number {
+    return this.publish([userId], frame, except)
   }
 
   isOnline(userId: number): boolean {

@@ -40,6 +40,8 @@ export interface RedisHubLogger {
 
 export interface RedisHubOptions extends RedisSettings {
   log?: RedisHubLogger
+  /** Called with the number of local sockets each frame from the channel was handed to (for the metrics). */
+  onDelivered?: (sockets: number) => void
 }
 
 const silent: RedisHubLogger = { info: () => undefined, warn: () => undefined, error: () => undefined }
@@ -245,7 +247,8 @@ export class RedisHub implements Hub {
     if (line.type === 'frame') {
       if (newline === -1) return
       const except = own && line.except !== null ? this.connectionsById.get(line.except) : undefined
-      this.local.deliver(line.users, message.subarray(newline + 1), except)
+      const delivered = this.local.deliver(line.users, message.subarray(newline + 1), except)
+      this.settings.onDelivered?.(delivered)
       if (!own) this.heardFrom(line.from)
       return
     }

@@ -14,6 +14,7 @@ const conversationFields = {
 export const listChats = {
   tags: ['chats'],
   summary: 'List my conversations',
+  operationId: 'listChats',
   description:
     'Every group and direct conversation of the caller with its last message, unread count and last activity, ' +
     'most recent first.',
@@ -24,6 +25,7 @@ export const listChats = {
 export const markRead = {
   tags: ['chats'],
   summary: 'Move my read marker',
+  operationId: 'markChatRead',
   description:
     'Moves the caller’s read marker in one conversation (exactly one of `group_id` and `user_id`) forward to ' +
     '`message_id`, never back. Unread counts follow; the caller’s other sockets get a `read` frame. In a direct ' +
@@ -54,6 +56,7 @@ export const UserWithChatInfo = Type.Composite([
 export const usersWithChatInfo = {
   tags: ['users'],
   summary: 'List users with my direct conversation with each',
+  operationId: 'listUsersWithChatInfo',
   description: 'Other users by id, each with the last direct message, unread count and presence. Page with `after_id`.',
   security: bearer,
   querystring: Type.Object({

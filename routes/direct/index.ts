@@ -19,7 +19,8 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
       request.params.recipientID,
       request.body,
     )
-    if (!created) reply.header('idempotent-replayed', 'true')
+    if (created) fastify.chatMetrics.messageStored('direct')
+    else reply.header('idempotent-replayed', 'true')
     return reply.code(201).send(message)
   })
 
@@ -39,6 +40,7 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
       ...(client_msg_id !== undefined ? { client_msg_id } : {}),
     }
     const { message, created } = await postDirectMessage(ports, connection.userId, recipient_id, input, connection)
+    if (created) fastify.chatMetrics.messageStored('direct')
     return { type: 'ack', message, duplicate: !created }
   })
 

@@ -10,6 +10,7 @@ const RecipientParams = Type.Object({ recipientID: Id('The other user of the con
 export const postDirectMessage = {
   tags: ['messages'],
   summary: 'Send a direct message',
+  operationId: 'sendDirectMessage',
   description:
     'Stores a message to one user and pushes it as a `direct_message` frame to every socket of the recipient ' +
     'and of the sender. Its `status` is `SENT` when the recipient has a socket open and `PENDING` otherwise; ' +
@@ -25,6 +26,7 @@ export const postDirectMessage = {
 export const directHistory = {
   tags: ['messages'],
   summary: 'Read a direct conversation',
+  operationId: 'getDirectHistory',
   description:
     'The messages between the caller and that user, paged like group history: the first page holds the newest ' +
     'messages; pass `next_before_id` as `before_id` for older ones, or page forwards with `after_id`.',

@@ -10,6 +10,7 @@ const MemberParams = Type.Object({ groupID: Id(), userID: Id() })
 export const renameGroup = {
   tags: ['groups'],
   summary: 'Rename a group',
+  operationId: 'renameGroup',
   description: 'Owner only (403 `NOT_GROUP_OWNER`). Every member’s sockets get a `group_updated` frame.',
   security: bearer,
   params: GroupParams,
@@ -20,6 +21,7 @@ export const renameGroup = {
 export const deleteGroup = {
   tags: ['groups'],
   summary: 'Delete a group',
+  operationId: 'deleteGroup',
   description:
     'Owner only (403 `NOT_GROUP_OWNER`). Its members, messages and reactions go with it. Every member’s ' +
     'sockets get a `group_deleted` frame.',
@@ -31,6 +33,7 @@ export const deleteGroup = {
 export const changeRole = {
   tags: ['groups'],
   summary: 'Promote, demote or make owner',
+  operationId: 'setMemberRole',
   description:
     'Owner only (403 `NOT_GROUP_OWNER`). `admin` or `member` sets another member’s role; `owner` transfers ' +
     'ownership and the old owner becomes an admin, in one transaction. Setting the role a member already has ' +
@@ -57,6 +60,7 @@ export const changeRole = {
 export const removeMember = {
   tags: ['groups'],
   summary: 'Remove a member, or leave',
+  operationId: 'removeGroupMember',
   description:
     'The owner removes admins and members; an admin removes members (403 `NOT_GROUP_OWNER` for another admin, ' +
     '403 `CANNOT_REMOVE_OWNER` for the owner); a plain member removes nobody else (403 `NOT_GROUP_ADMIN`). ' +

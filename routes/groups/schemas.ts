@@ -8,6 +8,7 @@ export const GroupParams = Type.Object({ groupID: Id() })
 export const createGroup = {
   tags: ['groups'],
   summary: 'Create a group',
+  operationId: 'createGroup',
   description: 'The caller becomes its owner and first member.',
   security: bearer,
   body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }) }),
@@ -17,6 +18,7 @@ export const createGroup = {
 export const listGroups = {
   tags: ['groups'],
   summary: 'List my groups',
+  operationId: 'listGroups',
   description: 'Every group the caller is a member of, with the caller’s role.',
   security: bearer,
   response: { 200: Type.Object({ groups: Type.Array(Group), count: Type.Integer() }), ...errorResponses(401) },
@@ -25,6 +27,7 @@ export const listGroups = {
 export const listMembers = {
   tags: ['groups'],
   summary: 'List a group’s members',
+  operationId: 'listGroupMembers',
   description: '`members` lists user ids; `member_details` adds names and roles. Members only.',
   security: bearer,
   params: GroupParams,
@@ -42,6 +45,7 @@ export const listMembers = {
 export const addMember = {
   tags: ['groups'],
   summary: 'Add a member',
+  operationId: 'addGroupMember',
   description:
     'Owner or admin only (403 otherwise). Adding someone who is already a member answers 200 with `added: false` and changes nothing. A full group (`maxGroupMembers`, default 10,000) refuses anyone new with 409 `GROUP_FULL`.',
   security: bearer,

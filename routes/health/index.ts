@@ -15,10 +15,21 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   const pong = async () => ({ message: 'pong' as const, timestamp: new Date().toISOString() })
   const Pong = Type.Object({ message: Type.Literal('pong'), timestamp: Type.String({ format: 'date-time' }) })
 
-  fastify.get('/ping', { schema: { tags: ['health'], summary: 'Liveness check', response: { 200: Pong } } }, pong)
+  fastify.get(
+    '/ping',
+    { schema: { tags: ['health'], summary: 'Liveness check', operationId: 'ping', response: { 200: Pong } } },
+    pong,
+  )
   fastify.get(
     '/health/live',
-    { schema: { tags: ['health'], summary: 'Is the process up?', response: { 200: Pong } } },
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Is the process up?',
+        operationId: 'checkLiveness',
+        response: { 200: Pong },
+      },
+    },
     pong,
   )
 
@@ -28,6 +39,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['health'],
         summary: 'Can this instance serve?',
+        operationId: 'checkReadiness',
         description:
           'Checks the database with a query and, when instances share a broker (Redis), that this instance is ' +
           'connected to it. 503 when either is down, so a load balancer stops sending clients here.',

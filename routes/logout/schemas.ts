@@ -4,6 +4,7 @@ import { errorResponses } from '../../src/schemas/common.js'
 export const logout = {
   tags: ['users'],
   summary: 'Log out: revoke this token',
+  operationId: 'logout',
   description:
     'Revokes the token the request carries: from then on it gets 401 `TOKEN_REVOKED` on every route and at the ' +
     'socket upgrade, and every socket opened with it is closed with code 4003 (reason `TOKEN_REVOKED`, after an ' +

@@ -8,6 +8,7 @@ const bearer = [{ bearerAuth: [] }]
 export const getMe = {
   tags: ['users'],
   summary: 'Get my account',
+  operationId: 'getMe',
   description: 'The user the token belongs to.',
   security: bearer,
   response: { 200: User, ...errorResponses(401) },
@@ -16,6 +17,7 @@ export const getMe = {
 export const updateMe = {
   tags: ['users'],
   summary: 'Change my username or password',
+  operationId: 'updateMe',
   description:
     'Changes `username` and/or `password`, nothing else (any other field is a 400). A new username follows the ' +
     'rules of registration and is unique case-insensitively (409 `USERNAME_TAKEN`). A new password needs ' +

@@ -19,6 +19,7 @@ const Emoji = Type.String({
 export const editMessage = {
   tags: ['messages'],
   summary: 'Edit your message',
+  operationId: 'editMessage',
   description:
     'Replaces the content of your own message and sets `edited_at`. Every member of the conversation gets a ' +
     '`message_updated` frame carrying the message. 403 `NOT_MESSAGE_AUTHOR` for another user’s message, ' +
@@ -33,6 +34,7 @@ export const editMessage = {
 export const deleteMessage = {
   tags: ['messages'],
   summary: 'Delete a message',
+  operationId: 'deleteMessage',
   description:
     'Your own message, or any message in a group where you are the owner or an admin. The message stays in ' +
     'history as a tombstone (`deleted: true`, empty `content`, `media_url` null, no reactions) and every member ' +
@@ -64,6 +66,7 @@ const ReactionResult = Type.Object(
 export const addReaction = {
   tags: ['messages'],
   summary: 'React to a message',
+  operationId: 'addReaction',
   description:
     'Adds your reaction (one per user per emoji) to a message you can see; the conversation gets a `reaction` ' +
     'frame with `action: "added"`. 201 when added; 200 with `action: "unchanged"` (and no frame) when you had ' +
@@ -78,6 +81,7 @@ export const addReaction = {
 export const removeReaction = {
   tags: ['messages'],
   summary: 'Remove your reaction',
+  operationId: 'removeReaction',
   description:
     'Removes your reaction with that emoji (URL-encoded in the path); the conversation gets a `reaction` frame ' +
     'with `action: "removed"`. 404 `REACTION_NOT_FOUND` when you had none, 404 `MESSAGE_NOT_FOUND` for an ' +

@@ -16,7 +16,8 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       request.params.groupID,
       request.body,
     )
-    if (!created) reply.header('idempotent-replayed', 'true')
+    if (created) fastify.chatMetrics.messageStored('group')
+    else reply.header('idempotent-replayed', 'true')
     return reply.code(201).send(message)
   })
 
@@ -29,6 +30,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.realtime.frame('group_message', GroupMessageIn, async (frame, connection) => {
     const { type: _frameType, ref: _ref, group_id, ...input } = frame
     const { message, created } = await postGroupMessage(ports, connection.userId, group_id, input)
+    if (created) fastify.chatMetrics.messageStored('group')
     return { type: 'ack', message, duplicate: !created }
   })
 }

@@ -8,6 +8,7 @@ const bearer = [{ bearerAuth: [] }]
 export const postGroupMessage = {
   tags: ['messages'],
   summary: 'Send a message to a group',
+  operationId: 'sendGroupMessage',
   description:
     'Members only. The stored message is pushed as a `group_message` frame to every connected socket of every ' +
     'member. A retry with the same `client_msg_id` returns the original (header `Idempotent-Replayed: true`) ' +
@@ -29,6 +30,7 @@ export const HistoryPage = Type.Object({
 export const groupHistory = {
   tags: ['messages'],
   summary: 'Read a group’s history',
+  operationId: 'getGroupHistory',
   description:
     'Members only. The first page holds the newest messages; pass `next_before_id` as `before_id` for older ones, ' +
     'or page forwards from a known id with `after_id`. No message appears on two pages.',

@@ -8,6 +8,7 @@ import { errorResponses, Id } from '../../src/schemas/common.js'
 const presenceSchema = {
   tags: ['users'],
   summary: 'Is a user online?',
+  operationId: 'getPresence',
   description:
     'Online while any of their sockets is open. Visible for yourself and for users who share a group or a ' +
     'direct conversation with you (403 NOT_A_CONTACT otherwise).',

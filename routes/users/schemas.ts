@@ -13,6 +13,7 @@ const Session = (message: string) =>
 export const register = {
   tags: ['users'],
   summary: 'Create an account',
+  operationId: 'register',
   description: 'Creates a user and returns a token, as login does. Email and username are unique, case-insensitively.',
   body: Type.Object({
     username: Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$' }),
@@ -25,6 +26,7 @@ export const register = {
 export const login = {
   tags: ['users'],
   summary: 'Log in for a token',
+  operationId: 'login',
   description: 'A wrong email and a wrong password get the same 401.',
   body: Type.Object({
     email: Type.String({ minLength: 1, maxLength: 254 }),
@@ -36,6 +38,7 @@ export const login = {
 export const listUsers = {
   tags: ['users'],
   summary: 'List users',
+  operationId: 'listUsers',
   description: 'Users by id, optionally filtered by `q` (a part of the username or email). Page with `after_id`.',
   security: [{ bearerAuth: [] }],
   querystring: Type.Object({
@@ -57,6 +60,7 @@ export const listUsers = {
 export const getUser = {
   tags: ['users'],
   summary: 'Get a user',
+  operationId: 'getUser',
   security: [{ bearerAuth: [] }],
   params: Type.Object({ userID: Id() }),
   response: { 200: User, ...errorResponses(400, 401, 404) },

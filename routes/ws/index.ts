@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import { SocketConnection } from '../../plugins/hub/connection.js'
 import { ChatError } from '../../src/domain/errors.js'
@@ -12,11 +13,13 @@ import { parseClientFrame } from './frames.js'
 const wsSchema = {
   tags: ['realtime'],
   summary: 'Open the realtime socket',
+  operationId: 'openSocket',
   description:
     'Upgrade to a WebSocket. The token goes in the query string; a missing, invalid, expired or foreign token ' +
-    'is refused with 401 before the upgrade. Frames are JSON text: every message stored in one of your ' +
-    'conversations arrives as a `group_message` or `direct_message` frame; each frame you send may carry a ' +
-    '`ref` that the `ack`/`error`/`pong` reply echoes. See the README for every frame.',
+    'is refused with 401 before the upgrade, and a socket more than a user may have open with 429. Frames are ' +
+    'JSON text: every message stored in one of your conversations arrives as a `group_message` or ' +
+    '`direct_message` frame; each frame you send may carry a `ref` that the `ack`/`error`/`pong` reply echoes. ' +
+    'See the README for every frame.',
   querystring: Type.Object({
     token: Type.Optional(Type.String({ maxLength: 4096 })),
     since: Type.Optional(
@@ -32,7 +35,7 @@ const wsSchema = {
   }),
   response: {
     101: Type.Null({ description: 'Switching to the WebSocket protocol.' }),
-    ...errorResponses(400, 401, 426),
+    ...errorResponses(400, 401, 426, 429),
   },
 }
 
@@ -55,14 +58,24 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   })
 
-  async function handleFrame(connection: SocketConnection, data: RawData, isBinary: boolean): Promise<void> {
+  const { chatMetrics } = fastify
+
+  /** Handles one client frame; `log` is the upgrade request's logger, so its lines carry that request's id. */
+  async function handleFrame(
+    connection: SocketConnection,
+    data: RawData,
+    isBinary: boolean,
+    log: FastifyBaseLogger,
+  ): Promise<void> {
     if (isBinary) {
+      chatMetrics.frameRejected('INVALID_FRAME')
       connection.send({ type: 'error', code: 'INVALID_FRAME', error: 'Frames must be JSON text, not binary.' })
       return
     }
     const parsed = parseClientFrame(realtime, data.toString())
     const ref = parsed.ref === undefined ? {} : { ref: parsed.ref }
     if (!parsed.ok) {
+      chatMetrics.frameRejected(parsed.code)
       connection.send({ type: 'error', ...ref, code: parsed.code, error: parsed.error })
       return
     }
@@ -71,21 +84,27 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       if (reply) connection.send({ ...reply, ...ref })
     } catch (error) {
       if (error instanceof ChatError) {
+        chatMetrics.frameRejected(error.code)
         connection.send({ type: 'error', ...ref, code: error.code, error: error.message })
         return
       }
-      fastify.log.error({ err: error }, 'socket frame failed')
+      chatMetrics.frameRejected('INTERNAL_ERROR')
+      log.error({ err: error }, 'socket frame failed')
       connection.send({ type: 'error', ...ref, code: 'INTERNAL_ERROR', error: 'Internal server error.' })
     }
   }
 
-  async function runListeners(kind: 'connect' | 'disconnect', connection: SocketConnection): Promise<void> {
+  async function runListeners(
+    kind: 'connect' | 'disconnect',
+    connection: SocketConnection,
+    log: FastifyBaseLogger,
+  ): Promise<void> {
     const listeners = kind === 'connect' ? realtime.connectListeners : realtime.disconnectListeners
     for (const listener of listeners) {
       try {
         await listener(connection)
       } catch (error) {
-        fastify.log.error({ err: error }, `socket ${kind} listener failed`)
+        log.error({ err: error }, `socket ${kind} listener failed`)
       }
     }
   }
@@ -119,7 +138,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       const gate = fastify.socketGuard.watch(connection, socket) // heartbeat, send buffer and frame rate limits
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => {
-        if (gate.admit(data)) connection.enqueue(() => handleFrame(connection, data, isBinary))
+        if (gate.admit(data)) connection.enqueue(() => handleFrame(connection, data, isBinary, log))
       })
       // Resume: hold live frames from the moment of attaching, so the backlog read after it goes first.
       const { since } = request.query
@@ -135,12 +154,12 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
           socket.close(1011, 'resume failed')
           return
         }
-        await runListeners('connect', connection)
+        await runListeners('connect', connection, log)
         connection.endResume()
       })
       socket.on('close', () => {
         detach()
-        void runListeners('disconnect', connection)
+        void runListeners('disconnect', connection, log)
       })
       socket.on('error', (error) => log.warn({ err: error }, 'socket error'))
       fastify.revocation.watch(socket, request.chatUser) // closed with 4001 on expiry, 4003 on revocation

@@ -151,9 +151,11 @@ export interface Hub {
   /**
    * Delivers one frame to every connected socket of every listed user, serializing it once.
    * `except` skips one connection (the socket a frame came from, when it already got an answer).
+   * A hub that delivers in-process may return the number of sockets it handed the frame to (for the
+   * metrics); one that fans out through a broker returns nothing.
    */
-  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): void
-  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): void
+  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): number | void
+  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): number | void
   /** Whether the user has at least one open socket. */
   isOnline(userId: number): boolean
   /** The number of open sockets. */

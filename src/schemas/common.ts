@@ -21,10 +21,30 @@ export const ErrorBody = Type.Object(
   { title: 'Error' },
 )
 
+/** What each error status means, as the OpenAPI document describes it. */
+const ERROR_MEANINGS: Record<number, string> = {
+  400: 'The request is malformed, or a field is invalid (the message names it).',
+  401: 'No token, or an invalid, expired or revoked one; or, when logging in, wrong credentials.',
+  403: 'Authenticated, but not allowed to do this.',
+  404: 'No such user, group or message, or one the caller cannot see.',
+  409: 'It conflicts with the current state.',
+  413: 'The body is larger than the limit (64 KiB by default).',
+  414: 'A path parameter is too long.',
+  415: 'The body is not `application/json`.',
+  426: 'This endpoint speaks WebSocket: send an upgrade request.',
+  429: 'Too many requests or sockets: retry after the `Retry-After` header’s seconds.',
+  500: 'The server failed; the details are logged, never sent.',
+}
+
 /** Response schemas for the given error statuses, all with the shared error body. */
 export function errorResponses<const S extends readonly number[]>(...statuses: S) {
   const responses = {} as Record<S[number], typeof ErrorBody>
-  for (const status of statuses) responses[status as S[number]] = ErrorBody
+  for (const status of statuses) {
+    const description = ERROR_MEANINGS[status]
+    responses[status as S[number]] = description
+      ? Type.Object(ErrorBody.properties, { title: 'Error', description })
+      : ErrorBody
+  }
   return responses
 }
 

@@ -326,3 +326,26 @@ t.test('after a Redis drop, an instance closes its sockets with 1012 so they res
   const live = await post(b, mike, groupId, 'after the reconnect')
   t.same(await receivedMessages(again, 2), [missed, live], 'the resume brought what was missed, then live')
 })
+
+t.test('with Redis, each instance counts the frames it hands its own sockets', services, async (t) => {
+  const { a, b, portB } = await pair(t)
+  const ava = await register(a, 'ava')
+  const mike = await register(a, 'mike')
+  const groupId = await createGroup(a, ava, [mike])
+  const delivered = async (app: FastifyInstance) => {
+    const page = await app.inject({ method: 'GET', url: '/metrics' })
+    return Number(/^chatserver_frames_delivered_total (\d+)$/m.exec(page.body)?.[1])
+  }
+  const mikeOnB = await Client.connect(t, portB, mike.token)
+  await eventually(async () => (await presence(a, ava, mike.id)) === true)
+  const [aBefore, bBefore] = [await delivered(a), await delivered(b)]
+  await post(a, ava, groupId, 'posted on A, delivered on B')
+  await receivedMessages(mikeOnB, 1)
+  await eventually(async () => (await delivered(b)) === bBefore + 1)
+  t.equal(await delivered(b), bBefore + 1, 'B counts the frame it handed to Mike’s socket')
+  t.equal(await delivered(a), aBefore, 'A, with no socket of a member, counts none')
+  const fanouts = /^chatserver_fanout_duration_seconds_count (\d+)$/m.exec(
+    (await a.inject({ method: 'GET', url: '/metrics' })).body,
+  )
+  t.ok(Number(fanouts?.[1]) >= 1, 'A timed its publish')
+})

@@ -52,11 +52,14 @@ interface Operation {
   pathParams: Param[]
   queryParams: Param[]
   body: JsonSchema | undefined
+  /** The statuses the document lists for it. */
+  documented: Set<number>
 }
 
 interface OpenApiOperation {
   parameters?: Array<{ in: string; name: string; schema?: JsonSchema }>
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> }
+  responses?: Record<string, unknown>
 }
 
 /** Every path and method the OpenAPI document lists, so routes added later are covered without edits here. */
@@ -73,6 +76,7 @@ function operationsOf(doc: { paths: Record<string, Record<string, OpenApiOperati
         pathParams: of('path'),
         queryParams: of('query'),
         body: operation.requestBody?.content?.['application/json']?.schema,
+        documented: new Set(Object.keys(operation.responses ?? {}).map(Number)),
       })
     }
   }
@@ -369,6 +373,8 @@ t.test('no generated request to any route gets a 5xx or a malformed error, and s
   }
 
   const routeStatuses = new Map<number, number>()
+  /** `METHOD path status` answers that the document does not list for the route that gave them. */
+  const undocumented = new Map<string, string>()
   /** Sends one generated request and checks the answer; throws on a 5xx, a malformed error or a crash. */
   async function runCase(operation: Operation, generated: Case): Promise<void> {
     const crashesBefore = crashes.length
@@ -393,6 +399,14 @@ t.test('no generated request to any route gets a 5xx or a malformed error, and s
     }
     const ok = res.statusCode >= 200 && res.statusCode < 300
     if (!ok && generated.method !== 'HEAD') assertErrorBody(res.statusCode, res.body, context)
+    // A path that reached no route (an odd segment) is the router's 404, not the route's.
+    const routerNotFound = res.statusCode === 404 && res.body.includes('"ROUTE_NOT_FOUND"')
+    // A raw segment such as `1?x=1` or `..` can lead to another route, with answers of its own.
+    const otherRoute = generated.segments.some(({ value, raw }) => raw && /^\.{0,2}$|[?#/]/.test(value))
+    const ownAnswer = generated.method === operation.method && !routerNotFound && !otherRoute
+    if (ownAnswer && !operation.documented.has(res.statusCode)) {
+      undocumented.set(`${operation.method} ${operation.path} ${res.statusCode}`, context)
+    }
     if (res.statusCode === 429 && res.headers['retry-after'] === undefined) {
       throw new Error(`${context} answered 429 without Retry-After`)
     }
@@ -463,6 +477,11 @@ t.test('no generated request to any route gets a 5xx or a malformed error, and s
   }
 
   t.same(crashes, [], 'no unhandled rejection or uncaught exception')
+  t.same(
+    [...undocumented].map(([answer, example]) => `${answer}, e.g. ${example}`),
+    [],
+    'every status a route answered is one the OpenAPI document lists for it',
+  )
   const ping = await app.inject({ method: 'GET', url: '/ping' })
   t.equal(ping.statusCode, 200, 'the server still answers')
   const { added } = await assertIntact(t, app, world, before, allowed)
