@@ -19,6 +19,7 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String()),
   DATABASE_SCHEMA: Type.Optional(Type.String()),
   REDIS_URL: Type.Optional(Type.String()),
+  REDIS_CHANNEL_PREFIX: Type.Optional(Type.String()),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_EXPIRY_MINUTES: Type.Integer({ minimum: 1, maximum: 527_040, default: 1440 }),
   LOG_LEVEL: Type.Union(

@@ -245,9 +245,10 @@ function resolveRedis(options: ChatServerOptions, env: ReturnType<typeof parseEn
   const url = options.redisUrl || env.REDIS_URL || undefined
   if (url === undefined) return undefined
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL (redisUrl) must be a redis:// or rediss:// URL.')
-  const settings = { ...DEFAULT_REDIS_SETTINGS, ...options.redis }
+  const channelPrefix = options.redis?.channelPrefix ?? env.REDIS_CHANNEL_PREFIX ?? DEFAULT_REDIS_SETTINGS.channelPrefix
+  const settings = { ...DEFAULT_REDIS_SETTINGS, ...options.redis, channelPrefix }
   if (!/^[\w.:-]{1,100}$/.test(settings.channelPrefix)) {
-    throw new Error('redis.channelPrefix must be 1 to 100 letters, digits, _, ., : or -.')
+    throw new Error('REDIS_CHANNEL_PREFIX (redis.channelPrefix) must be 1 to 100 letters, digits, _, ., : or -.')
   }
   if (!isWhole(settings.announceIntervalMs) || !isWhole(settings.presenceExpiryMs)) {
     throw new Error('redis.announceIntervalMs and redis.presenceExpiryMs must be whole numbers of ms, at least 1.')

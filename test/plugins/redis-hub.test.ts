@@ -130,6 +130,24 @@ t.test('configuration: REDIS_URL or redisUrl selects the Redis hub; bad values s
     { url: 'rediss://option', channelPrefix: 'x' },
     'the option wins over the variable',
   )
+  t.match(
+    resolveConfig({ env: { REDIS_URL: 'redis://r', REDIS_CHANNEL_PREFIX: 'team-a' }, jwtSecret }).redis,
+    { channelPrefix: 'team-a' },
+    'REDIS_CHANNEL_PREFIX names the channel',
+  )
+  t.match(
+    resolveConfig({
+      env: { REDIS_URL: 'redis://r', REDIS_CHANNEL_PREFIX: 'team-a' },
+      redis: { channelPrefix: 'x' },
+      jwtSecret,
+    }).redis,
+    { channelPrefix: 'x' },
+    'the option wins over REDIS_CHANNEL_PREFIX',
+  )
+  t.throws(
+    () => resolveConfig({ env: { REDIS_URL: 'redis://r', REDIS_CHANNEL_PREFIX: 'a b' }, jwtSecret }),
+    /REDIS_CHANNEL_PREFIX/,
+  )
   t.throws(() => resolveConfig({ env: { REDIS_URL: 'http://r' }, jwtSecret }), /REDIS_URL/)
   t.throws(
     () =>
