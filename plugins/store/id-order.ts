@@ -6,66 +6,47 @@ import { GroupCommit } from './group-commit.js'
 // Readers follow some tables by id: a client keeps the id of the last message it got and resumes with
 // `id > since`; every process reads `token_revocations` after the last id it saw. That only works when
 // no smaller id can show up after a larger one. SQLite has one writer at a time and one connection, so
-// its ids commit, and its inserts resolve, in id order by themselves. On PostgreSQL neither holds:
-// - two transactions draw ids from the sequence and may commit the other way round. An advisory lock
-//   per table, taken before the id is drawn and held until commit, puts every process's inserts into
-//   that table in a line;
-// - two inserts on two pooled connections may resolve the other way round even so (one backend can
-//   be descheduled between releasing the lock and answering), and the caller publishes on resolution.
-//   Within a process the inserts into a table therefore also wait for each other.
+// its ids commit in id order by themselves. On PostgreSQL two transactions draw ids from the sequence
+// and may commit the other way round: an advisory lock per table, taken before the id is drawn and held
+// until commit, puts every process's inserts into that table in a line.
+// Within a process, the inserts into a table go through one group commit (group-commit.ts): one batch
+// at a time, each write resolving in arrival order after its batch committed, so callers, who publish
+// on resolution, publish in id order too.
 
 /** First half of the two-number advisory lock key ("chat"); the second is the table's oid. */
 const LOCK_SPACE = 0x63686174
 
-/** Per Kysely instance and table, the end of the line of inserts waiting in this process. */
-const lines = new WeakMap<DB, Map<string, Promise<unknown>>>()
+/** Per Kysely instance and table, the group commit its ordered writes share. */
+const groupCommits = new WeakMap<DB, Map<string, GroupCommit>>()
 
-function oneAtATime<T>(db: DB, table: string, work: () => Promise<T>): Promise<T> {
-  let tables = lines.get(db)
+function groupCommitOf(db: DB, table: string): GroupCommit {
+  let tables = groupCommits.get(db)
   if (!tables) {
     tables = new Map()
-    lines.set(db, tables)
+    groupCommits.set(db, tables)
   }
-  const run = (tables.get(table) ?? Promise.resolve()).then(work)
-  const settled = run.then(
-    () => undefined,
-    () => undefined,
-  )
-  tables.set(table, settled)
-  void settled.then(() => {
-    if (tables.get(table) === settled) tables.delete(table)
-  })
-  return run
-}
-
-/** Per Kysely instance on SQLite, the group commit its ordered writes share. */
-const groupCommits = new WeakMap<DB, GroupCommit>()
-
-function groupCommitOf(db: DB): GroupCommit {
-  let groupCommit = groupCommits.get(db)
+  let groupCommit = tables.get(table)
   if (!groupCommit) {
-    groupCommit = new GroupCommit(db)
-    groupCommits.set(db, groupCommit)
+    groupCommit = isPostgres(db)
+      ? new GroupCommit(db, async (trx) => {
+          // The oid names the table in the schema the search path resolves, so two schemas never share a lock.
+          await sql`select pg_advisory_xact_lock(${sql.lit(LOCK_SPACE)}, ${table}::regclass::oid::int)`.execute(trx)
+        })
+      : new GroupCommit(db)
+    tables.set(table, groupCommit)
   }
   return groupCommit
 }
 
 /**
  * A transaction whose inserts into `table` commit, and resolve, in id order with every other one made
- * through here. On SQLite, the writes of one turn of the event loop share a transaction (group commit),
- * run one after another in arrival order, and resolve in that order after it commits.
+ * through here: the writes that arrive together share a transaction (group commit), run one after
+ * another in arrival order, and resolve in that order after it commits.
  */
 export function transactionInIdOrder<T>(
   db: DB,
   table: string,
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
-  if (!isPostgres(db)) return groupCommitOf(db).run(work)
-  return oneAtATime(db, table, () =>
-    db.transaction().execute(async (trx) => {
-      // The oid names the table in the schema the search path resolves, so two schemas never share a lock.
-      await sql`select pg_advisory_xact_lock(${sql.lit(LOCK_SPACE)}, ${table}::regclass::oid::int)`.execute(trx)
-      return work(trx)
-    }),
-  )
+  return groupCommitOf(db, table).run(work)
 }
