@@ -12,6 +12,7 @@ import { fanout } from './scenarios/fanout.js'
 import { history } from './scenarios/history.js'
 import { idle } from './scenarios/idle.js'
 import { login } from './scenarios/login.js'
+import { scaleout } from './scenarios/scaleout.js'
 import { send } from './scenarios/send.js'
 
 /**
@@ -20,7 +21,14 @@ import { send } from './scenarios/send.js'
  * JSON line per scenario (also written to bench/results/). Sizes: see lib/config.ts.
  */
 
-const scenarios: Record<ScenarioName, (ctx: BenchContext) => Promise<void>> = { fanout, send, idle, history, login }
+const scenarios: Record<ScenarioName, (ctx: BenchContext) => Promise<void>> = {
+  fanout,
+  scaleout,
+  send,
+  idle,
+  history,
+  login,
+}
 
 const log = (message: string) => console.error(`bench: ${message}`)
 
@@ -61,7 +69,7 @@ async function mintTokens(url: string, userIds: number[], concurrency = 8): Prom
   return tokens
 }
 
-async function prepare(workDir: string): Promise<Omit<BenchContext, 'emit'>> {
+async function prepare(workDir: string): Promise<Omit<BenchContext, 'emit' | 'emitted'>> {
   const dbFile = join(workDir, 'bench.db')
   const fanUsers = Math.max(config.fanout.members, config.send.listeners + 1)
 
@@ -134,7 +142,12 @@ async function main(): Promise<number> {
   const workDir = makeTempDir()
   const failed: string[] = []
   try {
-    const ctx: BenchContext = { ...(await prepare(workDir)), emit: reporter.emit }
+    const emitted: Record<string, unknown>[] = []
+    const emit = (line: Record<string, unknown>) => {
+      emitted.push(line)
+      reporter.emit(line)
+    }
+    const ctx: BenchContext = { ...(await prepare(workDir)), emit, emitted }
     for (const name of Object.keys(scenarios) as ScenarioName[]) {
       if (!config.only.has(name)) continue
       const started = performance.now()

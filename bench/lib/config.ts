@@ -22,7 +22,7 @@ function list(name: string, full: number[], small: number[]): number[] {
   })
 }
 
-export const SCENARIOS = ['fanout', 'send', 'idle', 'history', 'login'] as const
+export const SCENARIOS = ['fanout', 'scaleout', 'send', 'idle', 'history', 'login'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 function only(): Set<ScenarioName> {
@@ -59,6 +59,12 @@ export const config = {
     pacedSeconds: int('BENCH_FANOUT_PACED_SECONDS', 10, 2),
     /** The paced run's rate in messages/s; 0 = half of what the server sustained closed-loop. */
     pacedRate: int('BENCH_FANOUT_RATE', 0, 0),
+  },
+  scaleout: {
+    /** PostgreSQL the instances share (a fresh schema per run, dropped after it). */
+    databaseUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
+    /** Redis the instances fan out through (a channel prefix of the run's own). */
+    redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
   },
   send: {
     listeners: int('BENCH_SEND_LISTENERS', 100, 20),

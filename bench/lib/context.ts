@@ -15,6 +15,8 @@ export interface BenchContext {
   /** token by user id */
   tokens: Map<number, string>
   emit(line: Record<string, unknown>): void
+  /** The lines emitted so far in this run (a scenario may compare with an earlier one's figures). */
+  emitted: Record<string, unknown>[]
 }
 
 export const resultsDir = join(repoRoot, 'bench', 'results')

@@ -63,14 +63,24 @@ async function listen(
   }
 }
 
-/** The real server: `node dist/src/server.js`, production settings, a fresh (or pre-filled) database file. */
-export function startChatServer(options: { dbFile: string; workDir: string; cpuProfDir?: string }): Promise<Listener> {
-  return listen('server', join(repoRoot, 'dist', 'src', 'server.js'), [], {
+/**
+ * The real server: `node dist/src/server.js`, production settings, a fresh (or pre-filled) database file;
+ * `env` adds settings (PostgreSQL and Redis for the scale-out scenario) and `name` tells instances apart.
+ */
+export function startChatServer(options: {
+  /** The SQLite file; leave it out when `env` names a DATABASE_URL. */
+  dbFile?: string
+  workDir: string
+  cpuProfDir?: string
+  env?: Record<string, string>
+  name?: string
+}): Promise<Listener> {
+  return listen(options.name ?? 'server', join(repoRoot, 'dist', 'src', 'server.js'), [], {
     workDir: options.workDir,
     env: {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
-      DB_FILE: options.dbFile,
+      ...(options.dbFile !== undefined ? { DB_FILE: options.dbFile } : {}),
       JWT_SECRET,
       DEMO_DATA: 'false',
       LOG_LEVEL: 'warn',
@@ -82,6 +92,7 @@ export function startChatServer(options: { dbFile: string; workDir: string; cpuP
       RATE_LIMIT_SEND: 'off',
       WS_MAX_SOCKETS_PER_USER: '0',
       WS_MAX_FRAMES_PER_SECOND: '0',
+      ...options.env,
     },
     ...(options.cpuProfDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] } : {}),
   })

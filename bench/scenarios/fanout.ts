@@ -22,12 +22,12 @@ import { startChatServer, startFloor, type Listener } from '../lib/server.js'
  * raw `ws` broadcaster) are both up, each with its own sockets, and measured in alternating rounds so that
  * noise from other work on the machine hits both alike:
  * - closed loop: a fixed count as fast as answers come back → deliveries/s (best round of each);
- * - paced: a fixed rate (half what the server sustained) → end-to-end latency at a sustainable rate.
+ * - paced: a fixed rate (half what the slower of the two sustained) → end-to-end latency at a sustainable rate.
  * Every run also records the CPU seconds of each process: the server's CPU per delivery against the floor's
  * is the figure least disturbed by a busy machine.
  */
 
-interface RunFigures {
+export interface RunFigures {
   messages: number
   deliveries: number
   deliveries_per_s: number
@@ -45,15 +45,25 @@ interface RunFigures {
   cpu_us_per_delivery: number
 }
 
-interface Target {
-  listener: Listener
+/** What a fan-out run drives: where the sender posts, the processes whose CPU is measured, the receivers. */
+export interface Target {
+  name: string
+  /** The server the sender posts to. */
+  url: string
+  /** The server processes measured (one instance, or every instance of a scaled-out run). */
+  pids: number[]
   clients: SocketClients
   sender: IpcClient<SenderApi>
   sockets: number
   connect_ms: number
 }
 
-async function setUp(ctx: BenchContext, scope: Scope, kind: 'server' | 'floor', profileDir?: string): Promise<Target> {
+async function setUp(
+  ctx: BenchContext,
+  scope: Scope,
+  kind: 'server' | 'floor',
+  profileDir?: string,
+): Promise<{ target: Target; listener: Listener }> {
   const listener =
     kind === 'server'
       ? await startChatServer({
@@ -69,18 +79,27 @@ async function setUp(ctx: BenchContext, scope: Scope, kind: 'server' | 'floor', 
   const members = ctx.config.fanout.members
   const connected = await connectAll(clients, listener.wsUrl, tokensFor(ctx, 1, members, members))
   if (connected.failed > 0) throw new Error(`${kind}: ${connected.failed} sockets failed: ${connected.firstError}`)
-  return { listener, clients, sender, sockets: connected.opened, connect_ms: round(connected.ms, 0) }
+  const target = {
+    name: listener.name,
+    url: listener.url,
+    pids: [listener.pid],
+    clients,
+    sender,
+    sockets: connected.opened,
+    connect_ms: round(connected.ms, 0),
+  }
+  return { target, listener }
 }
 
 const sendArgs = (ctx: BenchContext, target: Target) => ({
-  url: target.listener.url,
+  url: target.url,
   path: `/v1/messages/group/${ctx.layout.fanGroupId}`,
   token: ctx.tokens.get(1)!,
   concurrency: ctx.config.concurrency,
 })
 
 /** Unmeasured messages (JIT, pools), then waits until every socket has all of them. */
-async function warmUp(ctx: BenchContext, target: Target): Promise<void> {
+export async function warmUp(ctx: BenchContext, target: Target): Promise<void> {
   const warm = await target.sender.call('run', {
     ...sendArgs(ctx, target),
     count: ctx.config.fanout.warmup,
@@ -91,19 +110,20 @@ async function warmUp(ctx: BenchContext, target: Target): Promise<void> {
     if (counts.every((c) => c.perSocketMin >= warm.ok)) return
     await sleep(100)
   }
-  throw new Error(`${target.listener.name}: warm-up frames did not all arrive`)
+  throw new Error(`${target.name}: warm-up frames did not all arrive`)
 }
 
-async function runOnce(
+/** One closed-loop (`count`) or paced (`rate` for `seconds`) run, with its figures. */
+export async function runOnce(
   ctx: BenchContext,
   target: Target,
   run: { count: number } | { rate: number; seconds: number },
 ): Promise<RunFigures> {
-  const { clients, sender, listener } = target
+  const { clients, sender } = target
   const maxSeq = 'count' in run ? run.count : Math.ceil(run.rate * run.seconds) + 1
   await Promise.all(clients.map((client) => client.call('track', { maxSeq })))
   const cpu = () => ({
-    target: cpuSeconds(listener.pid),
+    target: target.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
     clients: clients.reduce((sum, client) => sum + cpuSeconds(client.child.pid!), 0),
     sender: cpuSeconds(sender.child.pid!),
     machine: machineBusySeconds(),
@@ -146,9 +166,9 @@ async function runOnce(
   }
 }
 
-const ratio = (a: number, b: number) => (b > 0 ? round(a / b) : null)
-const best = (runs: RunFigures[]) => runs.reduce((a, b) => (b.deliveries_per_s > a.deliveries_per_s ? b : a))
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+export const ratio = (a: number, b: number) => (b > 0 ? round(a / b) : null)
+export const best = (runs: RunFigures[]) => runs.reduce((a, b) => (b.deliveries_per_s > a.deliveries_per_s ? b : a))
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 
 export async function fanout(ctx: BenchContext): Promise<void> {
   const { config } = ctx
@@ -163,12 +183,13 @@ export async function fanout(ctx: BenchContext): Promise<void> {
   const floorRuns: RunFigures[] = []
   let server: Target
   let floor: Target
+  let serverListener: Listener
   let serverPaced: RunFigures & { rate: number; seconds: number }
   let floorPaced: RunFigures
   let warnings: number
   try {
-    server = await setUp(ctx, scope, 'server', profileDir)
-    floor = await setUp(ctx, scope, 'floor')
+    ;({ target: server, listener: serverListener } = await setUp(ctx, scope, 'server', profileDir))
+    ;({ target: floor } = await setUp(ctx, scope, 'floor'))
     await warmUp(ctx, server)
     await warmUp(ctx, floor)
 
@@ -179,12 +200,14 @@ export async function fanout(ctx: BenchContext): Promise<void> {
       floorRuns.push(await runOnce(ctx, floor, { count }))
     }
 
-    // Paced: the same rate for both, half of what the server sustained closed-loop (or BENCH_FANOUT_RATE).
-    const rate = config.fanout.pacedRate || Math.max(1, Math.floor(best(serverRuns).messages_per_s / 2))
+    // Paced: the same rate for both, half of what the slower of the two sustained closed-loop (or
+    // BENCH_FANOUT_RATE): a rate both the server and the receiving clients keep up with.
+    const sustained = Math.min(best(serverRuns).messages_per_s, best(floorRuns).messages_per_s)
+    const rate = config.fanout.pacedRate || Math.max(1, Math.floor(sustained / 2))
     const paced = { rate, seconds: config.fanout.pacedSeconds }
     serverPaced = { ...(await runOnce(ctx, server, paced)), ...paced }
     floorPaced = await runOnce(ctx, floor, paced)
-    warnings = server.listener.warnings()
+    warnings = serverListener.warnings()
   } finally {
     await scope.close() // stops the server too, which writes its CPU profile
   }
