@@ -153,10 +153,17 @@ async function currentSchema(db: Kysely<Database>): Promise<string> {
   return schema
 }
 
-const containsNul = (node: unknown): boolean =>
-  typeof node === 'string'
-    ? node.includes('\u0000')
-    : typeof node === 'object' && node !== null && Object.values(node).some(containsNul)
+/** Whether any string in a query's operation tree holds a NUL (walked without allocating: it runs per query). */
+function containsNul(node: unknown): boolean {
+  if (typeof node === 'string') return node.includes('\u0000')
+  if (typeof node !== 'object' || node === null) return false
+  if (Array.isArray(node)) {
+    for (const item of node) if (containsNul(item)) return true
+    return false
+  }
+  for (const key in node) if (containsNul((node as Record<string, unknown>)[key])) return true
+  return false
+}
 
 /**
  * Refuses text with the NUL character before a query runs, as a 400: PostgreSQL's text cannot hold it
