@@ -5,7 +5,7 @@ import { SocketConnection } from '../../plugins/hub/connection.js'
 import { ChatError } from '../../src/domain/errors.js'
 import { errorResponses } from '../../src/schemas/common.js'
 import { replayMissed } from '../../src/domain/resume.js'
-import { PingIn, ResumeIn } from '../../src/schemas/frames.js'
+import { AckOut, ErrorOut, PingIn, PongOut, ResumeIn, SystemOut } from '../../src/schemas/frames.js'
 import { parseClientFrame } from './frames.js'
 
 const wsSchema = {
@@ -38,6 +38,12 @@ const wsSchema = {
 /** `GET /ws?token=<JWT>`: the realtime channel. Authenticated before the upgrade; frames validated by schema. */
 const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { realtime, hub } = fastify
+
+  // Frames of the protocol itself; every other server frame is registered by the plugin that sends it.
+  realtime.serverFrame('ack', AckOut)
+  realtime.serverFrame('error', ErrorOut)
+  realtime.serverFrame('pong', PongOut)
+  realtime.serverFrame('system', SystemOut)
 
   realtime.frame('ping', PingIn, () => ({ type: 'pong', timestamp: new Date().toISOString() }))
 
