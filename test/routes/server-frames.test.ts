@@ -6,6 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
+import type { ClientFrames, ServerFrameType } from '../../src/client/index.js'
 import { serverContext } from '../property/support.js'
 import { build, Client, createGroup, listen, register, type Account, type Frame } from '../helpers.js'
 
@@ -223,4 +224,40 @@ t.test('a frame that breaks its schema, or carries a field it does not declare, 
     () => serverContext(app).realtime.serverFrame('other', serverContext(app).realtime.serverFrames.get('pong')!),
     'a schema must declare the type it is registered for',
   )
+})
+
+// The typed client's map of server frames, which the compiler holds to `ServerFrameType` (a missing or an extra
+// key fails `tsc`), so this compares the client's types with the registry.
+const TYPED_CLIENT_FRAMES = {
+  ack: true,
+  error: true,
+  pong: true,
+  system: true,
+  group_message: true,
+  direct_message: true,
+  message_status: true,
+  read: true,
+  typing: true,
+  presence: true,
+  member_added: true,
+  member_removed: true,
+  group_updated: true,
+  group_deleted: true,
+  message_updated: true,
+  message_deleted: true,
+  reaction: true,
+} satisfies Record<ServerFrameType, true>
+const TYPED_CLIENT_SENDS = {
+  group_message: true,
+  direct_message: true,
+  read: true,
+  typing: true,
+  resume: true,
+  ping: true,
+} satisfies Record<keyof ClientFrames, true>
+
+t.test('the typed client has a type for every registered frame, both ways', async (t) => {
+  const { realtime } = serverContext(await build(t))
+  t.same(Object.keys(TYPED_CLIENT_FRAMES).sort(), [...realtime.serverFrames.keys()].sort(), 'server frames')
+  t.same(Object.keys(TYPED_CLIENT_SENDS).sort(), [...realtime.frames.keys()].sort(), 'client frames')
 })
