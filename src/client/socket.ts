@@ -370,7 +370,7 @@ export class ChatSocket {
   }
 
   private emit(frame: ServerFrame): void {
-    for (const listener of this.listeners.get(frame.type) ?? []) listener(frame)
+    for (const listener of this.listeners.get(frame.type) ?? []) guarded(() => listener(frame))
   }
 
   /** Settles the request an `ack`, `error` or `pong` answers. */
@@ -412,7 +412,21 @@ export class ChatSocket {
   }
 
   private tell(event: ConnectionEvent): void {
-    for (const listener of this.connectionListeners) listener(event)
+    for (const listener of this.connectionListeners) guarded(() => listener(event))
+  }
+}
+
+/**
+ * Runs an application's listener: one that throws neither stops the other listeners nor the socket's own
+ * work; its error is thrown again on its own, where the platform reports uncaught errors.
+ */
+function guarded(run: () => void): void {
+  try {
+    run()
+  } catch (error) {
+    setTimeout(() => {
+      throw error
+    })
   }
 }
 
