@@ -89,8 +89,6 @@ interface PendingRequest {
   reject: (error: ChatSocketError) => void
   /** Sent again after a reconnect (message sends, read markers); the others fail with DISCONNECTED. */
   resend: boolean
-  /** Written on the current connection. */
-  sent: boolean
   timer: ReturnType<typeof setTimeout>
 }
 
@@ -249,7 +247,7 @@ export class ChatSocket {
         this.pending.delete(withRef.ref)
         reject(new ChatSocketError('TIMEOUT', `No answer within ${this.requestTimeoutMs} ms.`, details))
       }, this.requestTimeoutMs)
-      const request: PendingRequest = { frame: withRef, resolve, reject, resend, sent: false, timer }
+      const request: PendingRequest = { frame: withRef, resolve, reject, resend, timer }
       this.pending.set(withRef.ref, request)
       this.write(request)
     })
@@ -258,7 +256,6 @@ export class ChatSocket {
   private write(request: PendingRequest): void {
     if (this.current?.readyState !== OPEN || this.currentState !== 'open') return
     this.current.send(JSON.stringify(request.frame))
-    request.sent = true
   }
 
   private async open(): Promise<void> {
@@ -292,7 +289,7 @@ export class ChatSocket {
       if (socket !== this.current) return
       this.current = undefined
       if (!opened) void this.failedToOpen(event.code, event.reason)
-      else this.dropped(socket, event.code, event.reason)
+      else this.dropped(event.code, event.reason)
     })
     socket.addEventListener('error', () => undefined) // a `close` follows and decides
   }
@@ -301,11 +298,11 @@ export class ChatSocket {
   private async failedToOpen(code: number, reason: string): Promise<void> {
     const refused = await this.backend.tokenRefused().catch(() => undefined)
     if (refused !== undefined) this.finish(code, refused, true)
-    else this.dropped(undefined, code, reason)
+    else this.dropped(code, reason)
   }
 
   /** The connection ended: fail what is not re-sent, then reconnect unless the token was refused. */
-  private dropped(_socket: WebSocketLike | undefined, code: number, reason: string): void {
+  private dropped(code: number, reason: string): void {
     if (this.currentState === 'closed') return
     const authCode = AUTH_CLOSE_CODES[code]
     if (authCode !== undefined) {
@@ -313,11 +310,9 @@ export class ChatSocket {
       return
     }
     for (const [ref, request] of this.pending) {
-      if (request.resend) {
-        request.sent = false
-        continue
+      if (!request.resend) {
+        this.settle(ref, request, new ChatSocketError('DISCONNECTED', 'The socket dropped before the answer.'))
       }
-      this.settle(ref, request, new ChatSocketError('DISCONNECTED', 'The socket dropped before the answer.'))
     }
     const settings = this.reconnect
     if (settings === false || this.attempts >= settings.maxAttempts) {
@@ -382,11 +377,8 @@ export class ChatSocket {
       this.settle(ref, request, undefined, frame)
       return
     }
-    // Not handled because the server is going down: sent again after the reconnect that follows.
-    if (frame.code === 'SHUTTING_DOWN' && request.resend) {
-      request.sent = false
-      return
-    }
+    // Not handled because the server is going down: kept, and sent again after the reconnect that follows.
+    if (frame.code === 'SHUTTING_DOWN' && request.resend) return
     const clientMsgId = request.frame.client_msg_id
     const details = {
       ...(frame.retry_after_ms !== undefined ? { retryAfterMs: frame.retry_after_ms } : {}),
