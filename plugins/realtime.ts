@@ -39,19 +39,42 @@ export interface RegisteredFrame {
 /** Runs when a socket opens (after it is attached to the hub) or closes. */
 export type ConnectionListener = (connection: SocketConnection) => Promise<void> | void
 
+/** The `type` literal(s) a frame schema declares: one for an object, one per variant for a union. */
+function declaredTypes(schema: TSchema): unknown[] {
+  if (Array.isArray(schema.anyOf)) return (schema.anyOf as TSchema[]).flatMap(declaredTypes)
+  const properties = schema.properties as Record<string, TSchema> | undefined
+  return [properties?.type?.const]
+}
+
 /**
  * The socket protocol's registry. Each route plugin registers the client frames of its concern
- * (schema compiled once, handler beside it) and the work to do when sockets open or close; the
- * socket route dispatches to them.
+ * (schema compiled once, handler beside it), the server frames it sends, and the work to do when
+ * sockets open or close; the socket route dispatches to them and `/asyncapi.json` describes them.
  */
 export class Realtime {
   readonly frames = new Map<string, RegisteredFrame>()
+  /** Every frame type the server sends, with its schema (whose `description` documents it). */
+  readonly serverFrames = new Map<string, TSchema>()
   readonly connectListeners: ConnectionListener[] = []
   readonly disconnectListeners: ConnectionListener[] = []
 
+  /** Registers a client frame: `schema` validates it (its `description` documents it), `handle` answers it. */
   frame<S extends TSchema>(type: string, schema: S, handle: FrameHandler<S>): void {
     if (this.frames.has(type)) throw new Error(`socket frame "${type}" is registered twice`)
     this.frames.set(type, { schema, check: TypeCompiler.Compile(schema), handle: handle as FrameHandler<TSchema> })
+  }
+
+  /**
+   * Registers a frame the server sends, for the AsyncAPI document and the tests that hold what is sent to it.
+   * The schema must declare `type` as this literal and carry a `description`.
+   */
+  serverFrame(type: string, schema: TSchema): void {
+    if (this.serverFrames.has(type)) throw new Error(`server frame "${type}" is registered twice`)
+    if (!declaredTypes(schema).every((declared) => declared === type)) {
+      throw new Error(`server frame "${type}": its schema must declare type: "${type}"`)
+    }
+    if (typeof schema.description !== 'string') throw new Error(`server frame "${type}" needs a description`)
+    this.serverFrames.set(type, schema)
   }
 
   onConnect(listener: ConnectionListener): void {

@@ -68,6 +68,8 @@ const chats: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   )
 
+  fastify.realtime.serverFrame('read', schemas.ReadOut)
+  fastify.realtime.serverFrame('typing', schemas.TypingOut)
   fastify.realtime.frame('read', schemas.ReadIn, async (frame, connection) => {
     const moved = await markRead(ports, connection.userId, frame, frame.message_id, connection)
     return { type: 'ack', read: moved }

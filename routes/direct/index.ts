@@ -30,6 +30,8 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
     return { user_id: recipientID, ...page }
   })
 
+  realtime.serverFrame('direct_message', schemas.DirectMessageOut)
+  realtime.serverFrame('message_status', schemas.MessageStatusOut)
   realtime.frame('direct_message', schemas.DirectMessageIn, async (frame, connection) => {
     const { recipient_id, content, kind, media_url, reply_to_id, client_msg_id } = frame
     const input = {

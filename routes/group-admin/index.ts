@@ -6,6 +6,9 @@ import * as schemas from './schemas.js'
 const groupAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const ports = { groups: fastify.store.groups, hub: fastify.hub }
+  fastify.realtime.serverFrame('group_updated', schemas.GroupUpdatedOut)
+  fastify.realtime.serverFrame('group_deleted', schemas.GroupDeletedOut)
+  fastify.realtime.serverFrame('member_removed', schemas.MemberRemovedOut)
 
   fastify.patch('/v1/groups/:groupID', { schema: schemas.renameGroup }, async (request) =>
     renameGroup(ports, request.chatUser.id, request.params.groupID, request.body.name),

@@ -7,6 +7,7 @@ import * as schemas from './schemas.js'
 const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const { store } = fastify
+  fastify.realtime.serverFrame('member_added', schemas.MemberAddedOut)
 
   fastify.post('/v1/groups', { schema: schemas.createGroup }, async (request, reply) => {
     const group = await createGroup(store.groups, request.chatUser.id, request.body.name)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { addReaction, deleteMessage, editMessage, removeReaction } from '../../src/domain/message-actions.js'
+import { MessageDeletedOut, MessageUpdatedOut, ReactionOut } from '../../src/schemas/frames.js'
 import * as schemas from './schemas.js'
 
 /** What happens to a message after it is stored: edit, delete, react. */
@@ -7,6 +8,9 @@ const messageActions: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const { store, hub } = fastify
   const ports = { groups: store.groups, messages: store.messages, reactions: store.reactions, hub }
+  fastify.realtime.serverFrame('message_updated', MessageUpdatedOut)
+  fastify.realtime.serverFrame('message_deleted', MessageDeletedOut)
+  fastify.realtime.serverFrame('reaction', ReactionOut)
 
   fastify.patch('/v1/messages/:messageID', { schema: schemas.editMessage }, async (request) =>
     editMessage(ports, request.chatUser.id, request.params.messageID, request.body.content),

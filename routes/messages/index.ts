@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { groupHistory, postGroupMessage } from '../../src/domain/messages.js'
-import { GroupMessageIn } from '../../src/schemas/frames.js'
+import { GroupMessageIn, GroupMessageOut } from '../../src/schemas/frames.js'
 import * as schemas from './schemas.js'
 
 /** Messages: send to a group (persist, then publish through the hub) and read its history. */
@@ -27,6 +27,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     return { group_id: groupID, ...page }
   })
 
+  fastify.realtime.serverFrame('group_message', GroupMessageOut)
   fastify.realtime.frame('group_message', GroupMessageIn, async (frame, connection) => {
     const { type: _frameType, ref: _ref, group_id, ...input } = frame
     const { message, created } = await postGroupMessage(ports, connection.userId, group_id, input)

@@ -1,29 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import { requireContact } from '../../src/domain/chats.js'
 import { PresenceTracker } from '../../src/domain/presence.js'
 import { getUser } from '../../src/domain/users.js'
-import { errorResponses, Id } from '../../src/schemas/common.js'
-
-const presenceSchema = {
-  tags: ['users'],
-  summary: 'Is a user online?',
-  operationId: 'getPresence',
-  description:
-    'Online while any of their sockets is open. Visible for yourself and for users who share a group or a ' +
-    'direct conversation with you (403 NOT_A_CONTACT otherwise).',
-  security: [{ bearerAuth: [] }],
-  params: Type.Object({ userID: Id() }),
-  response: {
-    200: Type.Object({ user_id: Id(), online: Type.Boolean() }),
-    ...errorResponses(400, 401, 403, 404),
-  },
-}
+import * as schemas from './schemas.js'
 
 /** Presence: tells contacts when a user comes online or goes offline, and answers who is online. */
 const presence: FastifyPluginAsyncTypebox = async (fastify) => {
   const { store, hub } = fastify
   const tracker = new PresenceTracker()
+  fastify.realtime.serverFrame('presence', schemas.PresenceOut)
 
   async function announce(userId: number, online: boolean): Promise<void> {
     const contacts = await store.chats.contactsOf(userId)
@@ -40,7 +25,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get(
     '/v1/users/:userID/presence',
-    { schema: presenceSchema, onRequest: fastify.authenticate },
+    { schema: schemas.getPresence, onRequest: fastify.authenticate },
     async (request) => {
       const { userID } = request.params
       await getUser(store.users, userID)

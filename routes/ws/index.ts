@@ -1,43 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import { SocketConnection } from '../../plugins/hub/connection.js'
 import { ChatError } from '../../src/domain/errors.js'
-import { errorResponses } from '../../src/schemas/common.js'
 import { replayMissed } from '../../src/domain/resume.js'
-import { PingIn, ResumeIn } from '../../src/schemas/frames.js'
+import { AckOut, ErrorOut, PingIn, PongOut, ResumeIn, SystemOut } from '../../src/schemas/frames.js'
 import { parseClientFrame } from './frames.js'
-
-const wsSchema = {
-  tags: ['realtime'],
-  summary: 'Open the realtime socket',
-  operationId: 'openSocket',
-  description:
-    'Upgrade to a WebSocket. The token goes in the query string; a missing, invalid, expired or foreign token ' +
-    'is refused with 401 before the upgrade, and a socket more than a user may have open with 429. Frames are ' +
-    'JSON text: every message stored in one of your conversations arrives as a `group_message` or ' +
-    '`direct_message` frame; each frame you send may carry a `ref` that the `ack`/`error`/`pong` reply echoes. ' +
-    'See the README for every frame.',
-  querystring: Type.Object({
-    token: Type.Optional(Type.String({ maxLength: 4096 })),
-    since: Type.Optional(
-      Type.Integer({
-        minimum: 0,
-        maximum: Number.MAX_SAFE_INTEGER,
-        description:
-          'Resume: the id of the last message you saw. Everything you missed since, in all your conversations, ' +
-          'is sent first in id order (then a `system` frame with code RESUME_COMPLETE), then live frames, with no ' +
-          'gap and no duplicate. More than the resume limit missed: a `system` frame RESUME_LIMIT_EXCEEDED instead.',
-      }),
-    ),
-  }),
-  response: {
-    101: Type.Null({ description: 'Switching to the WebSocket protocol.' }),
-    ...errorResponses(400, 401, 426, 429),
-  },
-}
+import { openSocket } from './schemas.js'
 
 /** The HTTP response of each upgrade request, from its authentication to the socket's opening. */
 const upgradeResponses = new WeakMap<IncomingMessage, ServerResponse>()
@@ -45,6 +15,12 @@ const upgradeResponses = new WeakMap<IncomingMessage, ServerResponse>()
 /** `GET /ws?token=<JWT>`: the realtime channel. Authenticated before the upgrade; frames validated by schema. */
 const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { realtime, hub } = fastify
+
+  // Frames of the protocol itself; every other server frame is registered by the plugin that sends it.
+  realtime.serverFrame('ack', AckOut)
+  realtime.serverFrame('error', ErrorOut)
+  realtime.serverFrame('pong', PongOut)
+  realtime.serverFrame('system', SystemOut)
 
   realtime.frame('ping', PingIn, () => ({ type: 'pong', timestamp: new Date().toISOString() }))
 
@@ -112,7 +88,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: 'GET',
     url: '/ws',
-    schema: wsSchema,
+    schema: openSocket,
     preValidation: async (request, reply) => {
       request.chatUser = await fastify.verifyToken(request.query.token)
       fastify.socketGuard.admitSocket(request.chatUser.id) // 429 TOO_MANY_SOCKETS past the per-user limit
