@@ -33,7 +33,8 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(validationPlugin)
   await fastify.register(errorsPlugin)
   await fastify.register(dbPlugin, options.db ? { db: options.db } : {})
-  await fastify.register(storePlugin)
+  // A database handle passed in may be written by its owner too: then member ids are read every time.
+  await fastify.register(storePlugin, { cacheMembers: !options.db })
   await fastify.register(revocationPlugin)
   await fastify.register(authPlugin)
   await fastify.register(rateLimitPlugin)

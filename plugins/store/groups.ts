@@ -1,9 +1,23 @@
 import { sql } from 'kysely'
+import { isPostgres } from '../../migrations/dialect.js'
 import type { DB } from '../../src/database.js'
 import type { GroupStore } from '../../src/domain/ports.js'
 import type { Group } from '../../src/schemas/group.js'
+import { MemberIdsCache } from './member-cache.js'
 
-export function createGroupStore(db: DB): GroupStore {
+export function createGroupStore(db: DB, { cacheMembers }: { cacheMembers: boolean }): GroupStore {
+  // On PostgreSQL other instances change members without telling this one: read them every time there.
+  const memberCache = cacheMembers && !isPostgres(db) ? new MemberIdsCache(db) : undefined
+  const readMemberIds = async (groupId: number) => {
+    const rows = await db
+      .selectFrom('group_members')
+      .select('user_id')
+      .where('group_id', '=', groupId)
+      .orderBy('user_id')
+      .execute()
+    return rows.map((row) => row.user_id)
+  }
+
   // A correlated count keeps one query per read; the (group_id, user_id) primary key answers it.
   const memberCount = sql<number>`(select count(*) from group_members counted where counted.group_id = groups.id)`.as(
     'member_count',
@@ -27,8 +41,8 @@ export function createGroupStore(db: DB): GroupStore {
   })
 
   return {
-    create(ownerId, name, now) {
-      return db.transaction().execute(async (trx) => {
+    async create(ownerId, name, now) {
+      const created = await db.transaction().execute(async (trx) => {
         const group = await trx
           .insertInto('groups')
           .values({ name, owner_id: ownerId, created_at: now, updated_at: now })
@@ -40,6 +54,9 @@ export function createGroupStore(db: DB): GroupStore {
           .execute()
         return toGroup({ ...group, member_count: 1, role: 'owner' })
       })
+      // A send to the id before it existed may have remembered it with no members.
+      memberCache?.forget(created.id)
+      return created
     },
 
     async find(groupId) {
@@ -84,14 +101,8 @@ export function createGroupStore(db: DB): GroupStore {
         .execute()
     },
 
-    async memberIds(groupId) {
-      const rows = await db
-        .selectFrom('group_members')
-        .select('user_id')
-        .where('group_id', '=', groupId)
-        .orderBy('user_id')
-        .execute()
-      return rows.map((row) => row.user_id)
+    memberIds(groupId) {
+      return memberCache ? memberCache.get(groupId, () => readMemberIds(groupId)) : readMemberIds(groupId)
     },
 
     async addMember(groupId, userId, role, now) {
@@ -100,6 +111,7 @@ export function createGroupStore(db: DB): GroupStore {
         .values({ group_id: groupId, user_id: userId, role, joined_at: now })
         .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
         .executeTakeFirst()
+      memberCache?.forget(groupId)
       return Number(result.numInsertedOrUpdatedRows ?? 0) > 0
     },
 
@@ -117,6 +129,7 @@ export function createGroupStore(db: DB): GroupStore {
     async remove(groupId) {
       // The foreign keys cascade: members, messages and the messages' reactions go with it.
       const result = await db.deleteFrom('groups').where('id', '=', groupId).executeTakeFirst()
+      memberCache?.forget(groupId)
       return Number(result.numDeletedRows) > 0
     },
 
@@ -177,6 +190,7 @@ export function createGroupStore(db: DB): GroupStore {
         .where('user_id', '=', userId)
         .where('role', 'in', roles)
         .executeTakeFirst()
+      memberCache?.forget(groupId)
       return Number(result.numDeletedRows) > 0
     },
   }

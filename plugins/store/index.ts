@@ -29,10 +29,19 @@ export interface Stores {
   backlog: BacklogStore
 }
 
-export function createStores(db: DB): Stores {
+export interface StoreOptions {
+  /**
+   * Keep group member ids in memory between reads (SQLite only; see member-cache.ts). Only when every
+   * write to the tables goes through these stores or another connection: not when the database handle
+   * is shared with code that may write the members itself.
+   */
+  cacheMembers?: boolean
+}
+
+export function createStores(db: DB, options: StoreOptions = {}): Stores {
   return {
     users: createUserStore(db),
-    groups: createGroupStore(db),
+    groups: createGroupStore(db, { cacheMembers: options.cacheMembers ?? false }),
     messages: createMessageStore(db),
     chats: createChatStore(db),
     reactions: createReactionStore(db),
@@ -42,9 +51,9 @@ export function createStores(db: DB): Stores {
 }
 
 /** `fastify.store`: the repositories over `fastify.db`. */
-export default fp(
-  async (fastify) => {
-    fastify.decorate('store', createStores(fastify.db))
+export default fp<StoreOptions>(
+  async (fastify, options) => {
+    fastify.decorate('store', createStores(fastify.db, options))
   },
   { name: 'chatserver-store', dependencies: ['chatserver-db'] },
 )

@@ -33,7 +33,7 @@ function conversationOf(message: Message): { group_id: number } | { recipient_id
 }
 
 /** Who sees a message's conversation: every member of its group, or both participants of a direct one. */
-async function conversationMembers(groups: GroupStore, message: Message): Promise<number[]> {
+async function conversationMembers(groups: GroupStore, message: Message): Promise<readonly number[]> {
   if (message.group_id !== undefined) return groups.memberIds(message.group_id)
   if (message.recipient_id !== undefined) return [...new Set([message.sender_id, message.recipient_id])]
   return []
@@ -47,7 +47,7 @@ export async function findVisibleMessage(
   ports: { groups: GroupStore; messages: MessageStore },
   callerId: number,
   messageId: number,
-): Promise<{ message: Message; audience: number[] }> {
+): Promise<{ message: Message; audience: readonly number[] }> {
   const message = await ports.messages.find(messageId)
   if (!message) throw messageNotFound()
   const audience = await conversationMembers(ports.groups, message)

@@ -41,7 +41,8 @@ export interface GroupStore {
   listForUser(userId: number): Promise<Group[]>
   roleOf(groupId: number, userId: number): Promise<Role | undefined>
   members(groupId: number): Promise<GroupMember[]>
-  memberIds(groupId: number): Promise<number[]>
+  /** The members' ids in id order (empty for no such group); the array may be shared: do not change it. */
+  memberIds(groupId: number): Promise<readonly number[]>
   /** Adds a member; resolves false, changing nothing, when they already are one. */
   addMember(groupId: number, userId: number, role: Role, now: string): Promise<boolean>
   /** Renames a group; resolves the group after it, or undefined when it does not exist. */
