@@ -17,8 +17,8 @@ export const CLOSE_TOKEN_EXPIRED = 4001
 /** Close code of a socket whose token was revoked (logout, or a password change on another token). */
 export const CLOSE_TOKEN_REVOKED = 4003
 
-/** The longest delay setTimeout takes; a token living longer is watched in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** How often open sockets are checked for an expired token: a socket closes within this long after its expiry. */
+const EXPIRY_SWEEP_MS = 1000
 /** Every this many syncs, all live revocations are read again and expired ones deleted. */
 const FULL_RELOAD_EVERY = 60
 
@@ -33,7 +33,6 @@ interface WatchedSocket {
   token: TokenIdentity
   /** Milliseconds since the epoch; Infinity for a token without `exp`. */
   expiresAt: number
-  timer: NodeJS.Timeout | undefined
 }
 
 const identityOf = (user: AuthUser): TokenIdentity => ({ userId: user.id, jti: user.jti, issuedAt: user.issuedAt })
@@ -49,6 +48,7 @@ export class TokenGuard {
   private readonly socketsByUser = new Map<number, Set<WatchedSocket>>()
   /** The highest revocation id read from the database: each sync reads the rows above it. */
   private cursor = 0
+  private sweeper: NodeJS.Timeout | undefined
 
   constructor(
     private readonly store: TokenRevocationStore,
@@ -84,13 +84,15 @@ export class TokenGuard {
   }
 
   /**
-   * Watches an open socket: closed with 4001 when its token expires, with 4003 as soon as the token
-   * is revoked (here or, after the next sync, by another process). Call it once the socket is open.
+   * Watches an open socket: closed with 4001 once its token has expired (within a second: one sweep
+   * over all sockets checks them, so an idle socket holds no timer of its own), with 4003 as soon as the
+   * token is revoked (here or, after the next sync, by another process). Call it once the socket is open.
    */
   watch(socket: WebSocket, user: AuthUser): void {
-    const watched: WatchedSocket = { socket, token: identityOf(user), expiresAt: expiryOf(user), timer: undefined }
+    const watched: WatchedSocket = { socket, token: identityOf(user), expiresAt: expiryOf(user) }
     // The token may have been revoked or may have expired between the upgrade's check and now.
     if (this.list.isRevoked(watched.token)) return end(socket, 'TOKEN_REVOKED')
+    if (watched.expiresAt <= Date.now()) return end(socket, 'TOKEN_EXPIRED')
     if (socket.readyState === socket.CLOSED) return
     let sockets = this.socketsByUser.get(watched.token.userId)
     if (!sockets) {
@@ -98,19 +100,34 @@ export class TokenGuard {
       this.socketsByUser.set(watched.token.userId, sockets)
     }
     sockets.add(watched)
-    socket.once('close', () => {
-      clearTimeout(watched.timer)
-      const current = this.socketsByUser.get(watched.token.userId)
-      current?.delete(watched)
-      if (current?.size === 0) this.socketsByUser.delete(watched.token.userId)
-    })
-    scheduleExpiry(watched)
+    this.sweeper ??= setInterval(() => this.sweep(), EXPIRY_SWEEP_MS).unref()
+  }
+
+  /** Closes the sockets whose token expired and forgets the closed ones; stops when none is left. */
+  private sweep(): void {
+    const now = Date.now()
+    for (const [userId, sockets] of this.socketsByUser) {
+      for (const watched of sockets) {
+        if (watched.socket.readyState === watched.socket.CLOSED) sockets.delete(watched)
+        else if (watched.expiresAt <= now) end(watched.socket, 'TOKEN_EXPIRED')
+      }
+      if (sockets.size === 0) this.socketsByUser.delete(userId)
+    }
+    if (this.socketsByUser.size === 0) this.stop()
+  }
+
+  /** Stops the expiry sweep (at shutdown; the next watched socket starts it again). */
+  stop(): void {
+    clearInterval(this.sweeper)
+    this.sweeper = undefined
   }
 
   /** How many open sockets are watched (for tests and metrics). */
   watchedSockets(): number {
     let count = 0
-    for (const sockets of this.socketsByUser.values()) count += sockets.size
+    for (const sockets of this.socketsByUser.values()) {
+      for (const watched of sockets) if (watched.socket.readyState !== watched.socket.CLOSED) count += 1
+    }
     return count
   }
 
@@ -153,14 +170,6 @@ export class TokenGuard {
       }
     }
   }
-}
-
-function scheduleExpiry(watched: WatchedSocket): void {
-  if (watched.expiresAt === Infinity) return
-  const left = watched.expiresAt - Date.now()
-  if (left <= 0) return end(watched.socket, 'TOKEN_EXPIRED')
-  watched.timer = setTimeout(() => scheduleExpiry(watched), Math.min(left, MAX_TIMER_MS))
-  watched.timer.unref()
 }
 
 /**
@@ -218,6 +227,7 @@ export default fp(
     fastify.addHook('preClose', async () => {
       stopped = true
       clearTimeout(timer)
+      guard.stop()
       await running
     })
   },

@@ -19,14 +19,11 @@ export const CloseCode = {
   SLOW_CONSUMER: 4008,
 } as const
 
-/** Decides, for each frame a client sends, whether it is handled. */
-export interface FrameGate {
-  /** True when the frame may be handled; otherwise the client has been told why (or the socket is closing). */
-  admit(data: RawData): boolean
-}
-
-/** One guarded socket. */
-interface Guarded {
+/**
+ * One guarded socket. Its state is plain fields and the guard's methods act on it, so an idle socket
+ * costs one small object here, not a set of closures.
+ */
+export interface Guarded {
   connection: SocketConnection
   socket: WebSocket
   /** Answered the last heartbeat ping. */
@@ -35,9 +32,22 @@ interface Guarded {
   tokens: number
   /** When `tokens` was last refilled (ms, monotonic). */
   refilledAt: number
-  /** Resolves when the socket has closed. */
-  closed: Promise<void>
 }
+
+/** Each guarded socket's record, for the one pong listener all sockets share. */
+const guardedBySocket = new WeakMap<WebSocket, Guarded>()
+
+function answeredPing(this: WebSocket): void {
+  const guarded = guardedBySocket.get(this)
+  if (guarded) guarded.alive = true
+}
+
+/** Resolves when the socket has closed. */
+const closedOf = (socket: WebSocket) =>
+  new Promise<void>((resolve) => {
+    if (socket.readyState === socket.CLOSED) resolve()
+    else socket.once('close', () => resolve())
+  })
 
 /** The `ref` of a refused frame, read the way the frame parser reads it, so the client can match the refusal. */
 function refOf(data: RawData): { ref?: string | number } {
@@ -88,39 +98,29 @@ export class SocketGuard {
     }
   }
 
+  /** Closes a socket whose client stopped reading: shared by every socket's send-buffer limit. */
+  private readonly closeSlowConsumer = (connection: SocketConnection): void => {
+    this.log.warn(
+      { userId: connection.userId, bufferedBytes: connection.bufferedAmount },
+      'closing a socket that stopped reading',
+    )
+    connection.close(CloseCode.SLOW_CONSUMER, 'slow consumer')
+  }
+
   /**
-   * Guards a socket that has just opened (call it before any frame can arrive); returns the gate the
-   * socket's frames go through.
+   * Guards a socket that has just opened (call it before any frame can arrive). Pass each of its frames
+   * to `admit`, and call `release` once it has closed.
    */
-  watch(connection: SocketConnection, socket: WebSocket): FrameGate {
-    const { maxBufferedBytes, maxFramesPerSecond, frameBurst, maxSocketsPerUser } = this.limits
+  watch(connection: SocketConnection, socket: WebSocket): Guarded {
+    const { maxBufferedBytes, frameBurst, maxSocketsPerUser } = this.limits
     const userId = connection.userId
     const open = (this.socketsByUser.get(userId) ?? 0) + 1
     this.socketsByUser.set(userId, open)
-    const guarded: Guarded = {
-      connection,
-      socket,
-      alive: true,
-      tokens: frameBurst,
-      refilledAt: performance.now(),
-      closed: new Promise((resolve) => socket.once('close', () => resolve())),
-    }
+    const guarded: Guarded = { connection, socket, alive: true, tokens: frameBurst, refilledAt: performance.now() }
     this.guarded.add(guarded)
-    void guarded.closed.then(() => {
-      this.guarded.delete(guarded)
-      const left = (this.socketsByUser.get(userId) ?? 1) - 1
-      if (left > 0) this.socketsByUser.set(userId, left)
-      else this.socketsByUser.delete(userId)
-    })
-    socket.on('pong', () => {
-      guarded.alive = true
-    })
-    if (maxBufferedBytes > 0) {
-      connection.limitSendBuffer(maxBufferedBytes, () => {
-        this.log.warn({ userId, bufferedBytes: socket.bufferedAmount }, 'closing a socket that stopped reading')
-        socket.close(CloseCode.SLOW_CONSUMER, 'slow consumer')
-      })
-    }
+    guardedBySocket.set(socket, guarded)
+    socket.on('pong', answeredPing)
+    if (maxBufferedBytes > 0) connection.limitSendBuffer(maxBufferedBytes, this.closeSlowConsumer)
     this.startHeartbeat()
 
     if (this.closing) {
@@ -129,45 +129,54 @@ export class SocketGuard {
       // Upgrades that passed the check together: the ones past the limit are closed at once.
       socket.close(CloseCode.POLICY_VIOLATION, 'too many sockets')
     }
+    return guarded
+  }
 
-    const frameLimited = maxFramesPerSecond > 0
-    const refillPerMs = maxFramesPerSecond / 1000
-    const closeBelow = -2 * frameBurst
-    return {
-      admit: (data) => {
-        // After the close frame nothing more is handled: its answer could not be sent.
-        if (socket.readyState !== socket.OPEN) return false
-        if (this.closing) {
-          this.onRefused('SHUTTING_DOWN')
-          connection.send({
-            type: 'error',
-            ...refOf(data),
-            code: 'SHUTTING_DOWN',
-            error: 'The server is shutting down: the frame was not handled; send it again after reconnecting.',
-          })
-          return false
-        }
-        if (!frameLimited) return true
-        const now = performance.now()
-        guarded.tokens = Math.min(frameBurst, guarded.tokens + (now - guarded.refilledAt) * refillPerMs) - 1
-        guarded.refilledAt = now
-        if (guarded.tokens >= 0) return true
-        this.onRefused('RATE_LIMITED')
-        if (guarded.tokens < closeBelow) {
-          this.log.warn({ userId }, 'closing a socket that kept sending over its frame rate limit')
-          socket.close(CloseCode.POLICY_VIOLATION, 'rate limited')
-          return false
-        }
-        connection.send({
-          type: 'error',
-          ...refOf(data),
-          code: 'RATE_LIMITED',
-          error: `Too many frames: at most ${maxFramesPerSecond} a second (${frameBurst} at once); not handled.`,
-          retry_after_ms: Math.ceil((1 - guarded.tokens) / refillPerMs),
-        })
-        return false
-      },
+  /** Forgets a socket that has closed: it no longer counts against its user's limit. */
+  release(guarded: Guarded): void {
+    if (!this.guarded.delete(guarded)) return
+    const userId = guarded.connection.userId
+    const left = (this.socketsByUser.get(userId) ?? 1) - 1
+    if (left > 0) this.socketsByUser.set(userId, left)
+    else this.socketsByUser.delete(userId)
+  }
+
+  /** True when the socket's frame may be handled; otherwise the client has been told why (or the socket is closing). */
+  admit(guarded: Guarded, data: RawData): boolean {
+    const { connection, socket } = guarded
+    // After the close frame nothing more is handled: its answer could not be sent.
+    if (socket.readyState !== socket.OPEN) return false
+    if (this.closing) {
+      this.onRefused('SHUTTING_DOWN')
+      connection.send({
+        type: 'error',
+        ...refOf(data),
+        code: 'SHUTTING_DOWN',
+        error: 'The server is shutting down: the frame was not handled; send it again after reconnecting.',
+      })
+      return false
     }
+    const { maxFramesPerSecond, frameBurst } = this.limits
+    if (maxFramesPerSecond <= 0) return true
+    const refillPerMs = maxFramesPerSecond / 1000
+    const now = performance.now()
+    guarded.tokens = Math.min(frameBurst, guarded.tokens + (now - guarded.refilledAt) * refillPerMs) - 1
+    guarded.refilledAt = now
+    if (guarded.tokens >= 0) return true
+    this.onRefused('RATE_LIMITED')
+    if (guarded.tokens < -2 * frameBurst) {
+      this.log.warn({ userId: connection.userId }, 'closing a socket that kept sending over its frame rate limit')
+      socket.close(CloseCode.POLICY_VIOLATION, 'rate limited')
+      return false
+    }
+    connection.send({
+      type: 'error',
+      ...refOf(data),
+      code: 'RATE_LIMITED',
+      error: `Too many frames: at most ${maxFramesPerSecond} a second (${frameBurst} at once); not handled.`,
+      retry_after_ms: Math.ceil((1 - guarded.tokens) / refillPerMs),
+    })
+    return false
   }
 
   /** One heartbeat timer for all sockets, started with the first; it never keeps the process alive. */
@@ -201,7 +210,7 @@ export class SocketGuard {
     if (sockets.length === 0) return
     await this.withinGrace(Promise.all(sockets.map((guarded) => guarded.connection.settled())))
     for (const { socket } of sockets) socket.close(CloseCode.GOING_AWAY, 'server shutting down')
-    await this.withinGrace(Promise.all(sockets.map((guarded) => guarded.closed)))
+    await this.withinGrace(Promise.all(sockets.map((guarded) => closedOf(guarded.socket))))
     for (const { socket } of this.guarded) socket.terminate()
   }
 

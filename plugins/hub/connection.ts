@@ -93,7 +93,7 @@ export class SocketConnection implements HubConnection {
     if (this.socket.readyState !== this.socket.OPEN) return
     // The one check on the hot path: a client that stopped reading is closed, never buffered for without bound.
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
-      this.sendBufferFull()
+      this.sendBufferFull(this)
       return
     }
     const stream = this.stream
@@ -117,13 +117,13 @@ export class SocketConnection implements HubConnection {
 
   /** Set by `limitSendBuffer` (the socket guard); unbounded until then. */
   private maxBufferedBytes = Number.POSITIVE_INFINITY
-  private sendBufferFull: () => void = () => undefined
+  private sendBufferFull: (connection: SocketConnection) => void = () => undefined
 
   /**
    * Bounds the socket's send buffer: once more than `maxBufferedBytes` wait to be written, a send
    * calls `onFull` (which closes the socket) instead of buffering more.
    */
-  limitSendBuffer(maxBufferedBytes: number, onFull: () => void): void {
+  limitSendBuffer(maxBufferedBytes: number, onFull: (connection: SocketConnection) => void): void {
     this.maxBufferedBytes = maxBufferedBytes
     this.sendBufferFull = onFull
   }
@@ -175,6 +175,11 @@ export class SocketConnection implements HubConnection {
 
   send(frame: OutgoingFrame): void {
     this.sendSerialized(Buffer.from(JSON.stringify(frame)))
+  }
+
+  /** Bytes waiting to be written to the socket. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount
   }
 
   close(code: number, reason: string): void {

@@ -14,7 +14,7 @@ const upgradeResponses = new WeakMap<IncomingMessage, ServerResponse>()
 
 /** `GET /ws?token=<JWT>`: the realtime channel. Authenticated before the upgrade; frames validated by schema. */
 const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { realtime, hub } = fastify
+  const { realtime, hub, socketGuard } = fastify
 
   // Frames of the protocol itself; every other server frame is registered by the plugin that sends it.
   realtime.serverFrame('ack', AckOut)
@@ -111,10 +111,10 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       socket.removeAllListeners('error')
       const log = request.log
       const connection = new SocketConnection(request.chatUser.id, request.chatUser.jti, socket, stream)
-      const gate = fastify.socketGuard.watch(connection, socket) // heartbeat, send buffer and frame rate limits
+      const guarded = socketGuard.watch(connection, socket) // heartbeat, send buffer and frame rate limits
       // Listen before anything awaits, so no early frame is dropped; frames wait for the connect work.
       socket.on('message', (data, isBinary) => {
-        if (gate.admit(data)) connection.enqueue(() => handleFrame(connection, data, isBinary, log))
+        if (socketGuard.admit(guarded, data)) connection.enqueue(() => handleFrame(connection, data, isBinary, log))
       })
       // Resume: hold live frames from the moment of attaching, so the backlog read after it goes first.
       const { since } = request.query
@@ -134,6 +134,7 @@ const realtimeRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         connection.endResume()
       })
       socket.on('close', () => {
+        socketGuard.release(guarded)
         detach()
         void runListeners('disconnect', connection, log)
       })
