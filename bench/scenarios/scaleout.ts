@@ -119,19 +119,21 @@ export async function scaleout(ctx: BenchContext): Promise<void> {
     const sender = startClient<SenderApi>('sender-scaleout', 'clients/sender.js')
     scope.add(() => stopProcess(sender.child, 5000))
     const tokens = tokensFor(ctx, 1, members, members)
-
-    // One instance: every socket on A.
-    const all = await connectAll(clients, a.wsUrl, tokens)
-    if (all.failed > 0) throw new Error(`${all.failed} sockets failed on instance A: ${all.firstError}`)
-    const one: Target = {
-      name: 'one-instance',
+    // The sender always posts to A; the CPU of both instances is measured in both layouts.
+    const target = (name: string, sockets: number, connectMs: number): Target => ({
+      name,
       url: a.url,
       pids: [a.pid, b.pid],
       clients,
       sender,
-      sockets: all.opened,
-      connect_ms: 0,
-    }
+      sockets,
+      connect_ms: connectMs,
+    })
+
+    // One instance: every socket on A.
+    const all = await connectAll(clients, a.wsUrl, tokens)
+    if (all.failed > 0) throw new Error(`${all.failed} sockets failed on instance A: ${all.firstError}`)
+    const one = target('one-instance', all.opened, round(all.ms, 0))
     await warmUp(ctx, one)
     for (let r = 0; r < rounds; r++) oneRuns.push(await runOnce(ctx, one, { count }))
     await Promise.all(clients.map((client) => client.call('close', undefined)))
@@ -145,15 +147,7 @@ export async function scaleout(ctx: BenchContext): Promise<void> {
     ])
     connectTwo = round(performance.now() - started, 0)
     if (onA.failed + onB.failed > 0) throw new Error(`sockets failed: ${onA.firstError ?? onB.firstError}`)
-    const two: Target = {
-      name: 'two-instances',
-      url: a.url,
-      pids: [a.pid, b.pid],
-      clients,
-      sender,
-      sockets: onA.opened + onB.opened,
-      connect_ms: connectTwo,
-    }
+    const two = target('two-instances', onA.opened + onB.opened, connectTwo)
     await warmUp(ctx, two)
     for (let r = 0; r < rounds; r++) twoRuns.push(await runOnce(ctx, two, { count }))
     warnings = a.warnings() + b.warnings()
