@@ -1,6 +1,7 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
 import { tooManyRequests } from '../src/domain/errors.js'
 import { normalizeEmail } from '../src/domain/users.js'
 import type { RateLimit } from '../src/options.js'
@@ -64,11 +65,27 @@ const hooks = (...list: Array<LimitHook | undefined>) => list.filter((hook) => h
 /**
  * HTTP rate limits on register, login and sending, with @fastify/rate-limit's counters. Registered
  * inside the chat server with `global: false`, so it limits only the routes that spread
- * `fastify.chatRateLimits.*` into their options, never a host app's own routes.
+ * `fastify.chatRateLimits.*` into their options, never a host app's own routes. With Redis configured
+ * the counters live there, so a limit holds across every instance behind a load balancer; while Redis
+ * does not answer, requests are let through rather than refused (a limit is a guard, not a gate).
  */
 export default fp(
   async (fastify) => {
-    await fastify.register(rateLimit, { global: false })
+    const redisSettings = fastify.chatConfig.redis
+    let redis: Redis | undefined
+    if (redisSettings && Object.values(fastify.chatConfig.rateLimits).some((limit) => limit !== false)) {
+      // Short timeouts and one try: a counter that is slow to answer must not hold up the request.
+      redis = new Redis(redisSettings.url, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+      redis.on('error', (error: Error) => fastify.log.warn({ err: error }, 'rate limit store (Redis) error'))
+      const client = redis
+      fastify.addHook('onClose', async () => {
+        client.disconnect()
+      })
+    }
+    await fastify.register(rateLimit, {
+      global: false,
+      ...(redis && { redis, nameSpace: `${redisSettings?.channelPrefix}:rate-limit:`, skipOnError: true }),
+    })
     const limits = fastify.chatConfig.rateLimits
 
     const perIp = (name: string) => (request: FastifyRequest) => `${name}:${clientAddress(request)}`

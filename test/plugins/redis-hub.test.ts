@@ -59,7 +59,7 @@ interface Pair {
 }
 
 /** Two listening instances sharing a fresh schema and a fresh Redis channel. */
-async function pair(t: Test): Promise<Pair> {
+async function pair(t: Test, overrides: ChatServerOptions = {}): Promise<Pair> {
   const channelPrefix = `test-${randomBytes(6).toString('hex')}`
   const schema = freshSchema(t)
   const options: ChatServerOptions = {
@@ -68,6 +68,7 @@ async function pair(t: Test): Promise<Pair> {
     redisUrl: REDIS_URL,
     redis: { channelPrefix, announceIntervalMs: ANNOUNCE_MS, presenceExpiryMs: EXPIRY_MS },
     rateLimits: false,
+    ...overrides,
   }
   const a = await build(t, options)
   const b = await build(t, options)
@@ -366,4 +367,19 @@ t.test('with Redis, each instance counts the frames it hands its own sockets', s
     (await a.inject({ method: 'GET', url: '/metrics' })).body,
   )
   t.ok(Number(fanouts?.[1]) >= 1, 'A timed its publish')
+})
+
+t.test('a rate limit holds across instances: their counters are kept in Redis', services, async (t) => {
+  const { a, b } = await pair(t, { rateLimits: { send: { max: 3, timeWindow: 60_000 } } })
+  const ava = await register(a, 'ava')
+  const groupId = await createGroup(a, ava)
+  const send = (app: FastifyInstance, content: string) =>
+    app.inject({ method: 'POST', url: `/v1/messages/group/${groupId}`, headers: ava.auth, payload: { content } })
+  const statuses: number[] = []
+  for (const app of [a, b, a]) statuses.push((await send(app, `m${statuses.length}`)).statusCode)
+  t.same(statuses, [201, 201, 201], 'three sends over two instances')
+  const refused = await send(b, 'a fourth')
+  t.equal(refused.statusCode, 429, 'the fourth is refused, on the instance that had seen only one')
+  t.ok(Number(refused.headers['retry-after']) > 0, 'with Retry-After')
+  t.equal(refused.json<{ code: string }>().code, 'RATE_LIMITED')
 })
