@@ -5,6 +5,7 @@ import { asyncApiDocument, ASYNCAPI_VERSION, socketServers } from './document.js
 const getAsyncApi = {
   tags: ['realtime'],
   summary: 'The socket protocol as an AsyncAPI 3 document',
+  operationId: 'getAsyncApi',
   description:
     'Every frame a client may send on `/ws` and every frame the server sends there, with the JSON schema the ' +
     'server validates or sends it by, the `token` and `since` query parameters, and the close codes. Generated ' +
