@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify'
 import type { DestinationStream } from 'pino'
-import type { ChatServerOptions } from './options.js'
+import { STANDALONE, type ChatServerOptions } from './options.js'
 import { chatServer } from './plugin.js'
 
 export interface BuildAppOptions extends ChatServerOptions {
@@ -54,6 +54,6 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
       void reply.code(statusCode).send({ error: error.message, code, statusCode })
     },
   })
-  await app.register(chatServer, chatOptions)
+  await app.register(chatServer, { ...chatOptions, [STANDALONE]: true })
   return app
 }

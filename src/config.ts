@@ -27,6 +27,7 @@ export const EnvSchema = Type.Object({
     { default: 'info' },
   ),
   DEMO_DATA: Type.Optional(Type.Boolean()),
+  DEMO_PAGE: Type.Optional(Type.Boolean()),
   WS_HEARTBEAT_INTERVAL_MS: Type.Optional(Type.Integer({ minimum: 0 })),
   WS_MAX_BUFFERED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
   WS_MAX_FRAMES_PER_SECOND: Type.Optional(Type.Number({ minimum: 0 })),

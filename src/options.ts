@@ -11,6 +11,12 @@ import type { Database } from './database.js'
 import type { Hub } from './domain/ports.js'
 import { DEFAULT_RESUME_LIMIT } from './domain/resume.js'
 
+/**
+ * Set by `buildApp`, which gives the chat server an app of its own: only there is `/` free for the demo
+ * page by default. Not exported from the package: a host says `demoPage: true` instead.
+ */
+export const STANDALONE: unique symbol = Symbol('chatserver.standalone')
+
 /** Options of the chat server plugin. Each one overrides the environment variable named beside it. */
 export interface ChatServerOptions {
   /** SQLite database file (`DB_FILE`, default `chatserver.db`); `:memory:` for a throwaway database. */
@@ -30,6 +36,12 @@ export interface ChatServerOptions {
   jwtExpiryMinutes?: number
   /** Create the demo users Ava and Mike and group 1 "General" (`DEMO_DATA`; default on outside production). */
   demoData?: boolean
+  /**
+   * Serve the demo page at `/` (under the prefix, when embedded): a small browser client on the typed client
+   * (`DEMO_PAGE`). Default: on in a server of its own (`buildApp`, `npm start`) outside production; off in
+   * production and when registered in a host app, whose `/` is its own.
+   */
+  demoPage?: boolean
   /** `NODE_ENV`: production refuses a missing or weak secret and turns the demo data off by default. */
   nodeEnv?: 'development' | 'production' | 'test'
   /** Where variables are read from; default `process.env` over `.env`. Pass `{}` to rely on options alone. */
@@ -99,6 +111,8 @@ export interface ChatServerOptions {
    * server's own (`METRICS`, default on). `false`: no route and nothing measured.
    */
   metrics?: boolean
+  /** Set by `buildApp` only (see `STANDALONE`). */
+  [STANDALONE]?: boolean
 }
 
 /** The HTTP routes with a rate limit of their own. */
@@ -128,6 +142,8 @@ export interface ChatServerConfig {
   databaseSchema: string | undefined
   jwt: { secret: string; expiryMinutes: number; secretSource: SecretResolution['source']; weakSecret: boolean }
   demoData: boolean
+  /** Whether the demo page is served at `/`. */
+  demoPage: boolean
   bodyLimit: number
   maxFrameBytes: number
   passwordHashing: PasswordHashingOptions
@@ -225,6 +241,7 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     databaseSchema,
     jwt: { secret: secret.secret, expiryMinutes, secretSource: secret.source, weakSecret: secret.weak },
     demoData: options.demoData ?? env.DEMO_DATA ?? !production,
+    demoPage: options.demoPage ?? env.DEMO_PAGE ?? (options[STANDALONE] === true && !production),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     passwordHashing: { ...OWASP_ARGON2ID, ...options.passwordHashing },

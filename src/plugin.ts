@@ -6,6 +6,7 @@ import authPlugin from '../plugins/auth.js'
 import configPlugin from '../plugins/config.js'
 import dbPlugin from '../plugins/db.js'
 import demoPlugin from '../plugins/demo.js'
+import demoPagePlugin from '../plugins/demo-page.js'
 import errorsPlugin from '../plugins/errors.js'
 import hubPlugin from '../plugins/hub/index.js'
 import metricsPlugin from '../plugins/metrics.js'
@@ -45,6 +46,7 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(demoPlugin)
   await fastify.register(openapiPlugin)
   await fastify.register(websocketPlugin)
+  await fastify.register(demoPagePlugin)
   // Bodies are JSON: without this, a text/plain body would be parsed as a string and fail validation
   // with a confusing 400 instead of the 415 that names the problem.
   fastify.removeContentTypeParser('text/plain')
