@@ -38,16 +38,22 @@ function framed(payload: Buffer): Buffer {
   return lastFrame as Buffer
 }
 
-// Write coalescing: the first frame a socket gets in a turn of the event loop corks its stream, and
-// every stream corked in that turn is uncorked together once the turn's work is done (process.nextTick
-// runs after the current promise jobs, so the publishes of one group commit meet). Each socket then
-// takes one writev for all its frames of the turn instead of one write each. Everything written to the
-// stream meanwhile — ws's own pings, replies and close frames too — keeps its order.
+// Write coalescing. The first payload written in a turn of the event loop goes straight out to every
+// socket (at a low rate each message is alone in its turn, and waiting for nothing is fastest). From the
+// second payload of the same turn on — a burst: the publishes of one group commit — a socket's stream is
+// corked, and every stream corked in the turn is uncorked together once the turn's work is done
+// (process.nextTick runs after the current promise jobs), so each socket takes one writev for the rest of
+// its frames of the turn instead of one write each. Everything written to a corked stream meanwhile —
+// ws's own pings, replies and close frames too — keeps its order.
 const corkedStreams: SocketConnection[] = []
-function uncorkAll(): void {
+/** The first payload written in this turn; undefined once the turn is over. */
+let turnPayload: Buffer | undefined
+function endTurn(): void {
+  turnPayload = undefined
   for (const connection of corkedStreams) connection.uncork()
   corkedStreams.length = 0
 }
+
 const MESSAGE_FRAME = /^\{"type":"(?:group|direct)_message","id":(\d+)/
 
 /** The message id of a serialized `group_message`/`direct_message` frame (they start with type and id). */
@@ -102,9 +108,15 @@ export class SocketConnection implements HubConnection {
       return
     }
     if (!this.corked) {
-      this.corked = true
-      stream.cork()
-      if (corkedStreams.push(this) === 1) process.nextTick(uncorkAll)
+      if (turnPayload === undefined) {
+        turnPayload = frame
+        process.nextTick(endTurn)
+      }
+      if (frame !== turnPayload) {
+        this.corked = true
+        stream.cork()
+        corkedStreams.push(this)
+      }
     }
     stream.write(framed(frame))
   }
