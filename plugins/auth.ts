@@ -6,7 +6,6 @@ import fp from 'fastify-plugin'
 import { ChatError, unauthorized } from '../src/domain/errors.js'
 import type { PasswordHasher, TokenIssuer } from '../src/domain/ports.js'
 import type { PasswordHashingOptions } from '../src/options.js'
-import type { AuthUser, TokenPayload } from './types.js'
 
 /** The only algorithm tokens are signed and accepted with: `alg: none` and others are refused. */
 export const JWT_ALGORITHM = 'HS256'
@@ -14,9 +13,41 @@ const JWT_NAMESPACE = 'chatserver'
 
 declare module 'fastify' {
   interface FastifyInstance {
+    passwords: PasswordHasher
+    tokens: TokenIssuer
     /** Verifies a raw token (from a header or the socket's query string); rejects with a 401 ChatError. */
     verifyToken: (token: string | undefined) => Promise<AuthUser>
+    /** onRequest/preHandler hook: 401 unless the request carries a valid bearer token; sets `request.chatUser`. */
+    authenticate: (request: FastifyRequest) => Promise<void>
   }
+  interface FastifyRequest {
+    /**
+     * The caller, set by `authenticate` (and by the socket route before the upgrade). Named apart from
+     * `request.user` so a host app's own auth (@fastify/jwt, passport, …) keeps that name.
+     */
+    chatUser: AuthUser
+  }
+}
+
+/** Who a verified token belongs to. */
+export interface AuthUser {
+  id: number
+  username: string
+  /** The token's unique id, for revocation. */
+  jti: string
+  /** Expiry, in seconds since the epoch. */
+  exp: number
+  /** When the token was issued, in milliseconds since the epoch (`iat_ms`, else `iat` × 1000); for revocation. */
+  issuedAt: number
+}
+
+/** The claims of a chat token. */
+interface TokenPayload {
+  sub: string
+  username: string
+  jti: string
+  /** Issue time in milliseconds: `iat` has whole seconds, too coarse to tell a login from a password change in the same second. */
+  iat_ms?: number
 }
 
 export function createPasswordHasher(params: PasswordHashingOptions): PasswordHasher {

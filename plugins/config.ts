@@ -1,6 +1,12 @@
 import fp from 'fastify-plugin'
-import { resolveConfig, type ChatServerOptions } from '../src/options.js'
-import './types.js'
+import { resolveConfig, type ChatServerConfig, type ChatServerOptions } from '../src/options.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The resolved settings (environment, then options, then defaults), validated at start-up. */
+    chatConfig: ChatServerConfig
+  }
+}
 
 /** Resolves and validates the settings once, at start-up, and exposes them as `fastify.chatConfig`. */
 export default fp<ChatServerOptions>(

@@ -17,7 +17,13 @@ import { isPostgres } from '../migrations/dialect.js'
 import { migrationProvider } from '../migrations/index.js'
 import type { Database } from '../src/database.js'
 import { badRequest } from '../src/domain/errors.js'
-import './types.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Kysely database, migrated to the latest schema before any route runs. */
+    db: Kysely<Database>
+  }
+}
 
 /**
  * Opens a SQLite file with the settings the guarantees rely on. WAL lets readers run beside the

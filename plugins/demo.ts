@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import type { DB } from '../src/database.js'
 import type { PasswordHasher } from '../src/domain/ports.js'
-import './types.js'
 
 /** The seed's default accounts; the walkthrough logs in as Ava and listens as Mike. */
 export const DEMO_USERS = [

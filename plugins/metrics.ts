@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Hub, HubConnection, OutgoingFrame } from '../src/domain/ports.js'
-import './types.js'
+import type { ServerFrame } from '../src/schemas/frames/index.js'
+import type { Hub, HubConnection } from '../src/domain/ports.js'
 
 /** A conversation a message is stored in. */
 export type Conversation = 'group' | 'direct'
@@ -57,14 +57,14 @@ class MeteredHub implements Hub {
     return this.hub.attach(connection)
   }
 
-  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): number | void {
+  publish(userIds: Iterable<number>, frame: ServerFrame, except?: HubConnection): number | void {
     const started = performance.now()
     const delivered = this.hub.publish(userIds, frame, except)
     this.published((performance.now() - started) / 1000, delivered)
     return delivered
   }
 
-  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): number | void {
+  publishToUser(userId: number, frame: ServerFrame, except?: HubConnection): number | void {
     const started = performance.now()
     const delivered = this.hub.publishToUser(userId, frame, except)
     this.published((performance.now() - started) / 1000, delivered)

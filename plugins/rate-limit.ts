@@ -5,7 +5,6 @@ import { Redis } from 'ioredis'
 import { tooManyRequests } from '../src/domain/errors.js'
 import { normalizeEmail } from '../src/domain/users.js'
 import type { RateLimit } from '../src/options.js'
-import './types.js'
 
 /** A request hook that counts the request against one limit and refuses it with 429 once over. */
 type LimitHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>

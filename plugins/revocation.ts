@@ -10,7 +10,7 @@ import {
   type TokenRevocationStore,
 } from '../src/domain/tokens.js'
 import { createTokenRevocationStore } from './store/tokens.js'
-import type { AuthUser } from './types.js'
+import type { AuthUser } from './auth.js'
 
 /** Close code of a socket whose token expired while it was open. */
 export const CLOSE_TOKEN_EXPIRED = 4001

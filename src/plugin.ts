@@ -12,13 +12,11 @@ import hubPlugin from '../plugins/hub/index.js'
 import metricsPlugin from '../plugins/metrics.js'
 import openapiPlugin from '../plugins/openapi.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
-import realtimePlugin from '../plugins/realtime.js'
+import realtimePlugin from '../plugins/realtime/index.js'
 import requestIdPlugin from '../plugins/request-id.js'
 import revocationPlugin from '../plugins/revocation.js'
-import socketGuardPlugin from '../plugins/socket-guard.js'
 import storePlugin from '../plugins/store/index.js'
 import validationPlugin from '../plugins/validation.js'
-import websocketPlugin from '../plugins/websocket.js'
 import type { ChatServerOptions } from './options.js'
 
 const routesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'routes')
@@ -42,10 +40,8 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(metricsPlugin)
   await fastify.register(hubPlugin, options.hub ? { hub: options.hub } : {})
   await fastify.register(realtimePlugin)
-  await fastify.register(socketGuardPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(openapiPlugin)
-  await fastify.register(websocketPlugin)
   await fastify.register(demoPagePlugin)
   // Bodies are JSON: without this, a text/plain body would be parsed as a string and fail validation
   // with a confusing 400 instead of the 415 that names the problem.

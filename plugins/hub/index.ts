@@ -1,8 +1,14 @@
 import fp from 'fastify-plugin'
 import type { Hub } from '../../src/domain/ports.js'
-import '../types.js'
 import { LocalHub } from './local-hub.js'
 import { RedisHub } from './redis-hub.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Realtime fan-out: routes persist first, then publish here. */
+    hub: Hub
+  }
+}
 
 /**
  * `fastify.hub`: realtime fan-out. A hub passed in wins; else Redis pub/sub between instances when a Redis

@@ -1,4 +1,5 @@
-import type { Hub, HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
+import type { ServerFrame } from '../../src/schemas/frames/index.js'
+import type { Hub, HubConnection } from '../../src/domain/ports.js'
 
 /**
  * The in-process hub: every connection of this process, indexed by user. A frame is serialized
@@ -28,7 +29,7 @@ export class LocalHub implements Hub {
   }
 
   /** Returns the number of sockets it handed the frame to. */
-  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): number {
+  publish(userIds: Iterable<number>, frame: ServerFrame, except?: HubConnection): number {
     let serialized: Buffer | undefined
     let delivered = 0
     for (const userId of userIds) {
@@ -64,7 +65,7 @@ export class LocalHub implements Hub {
     return delivered
   }
 
-  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): number {
+  publishToUser(userId: number, frame: ServerFrame, except?: HubConnection): number {
     return this.publish([userId], frame, except)
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { Hub, HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
+import type { ServerFrame } from '../../src/schemas/frames/index.js'
+import type { Hub, HubConnection } from '../../src/domain/ports.js'
 import type { RedisSettings } from '../../src/options.js'
 import { LocalHub } from './local-hub.js'
 
@@ -175,7 +176,7 @@ export class RedisHub implements Hub {
     }
   }
 
-  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): void {
+  publish(userIds: Iterable<number>, frame: ServerFrame, except?: HubConnection): void {
     const users = [...userIds]
     if (users.length === 0) return
     const line: Announcement = {
@@ -187,7 +188,7 @@ export class RedisHub implements Hub {
     this.sendRaw(`${JSON.stringify(line)}\n${JSON.stringify(frame)}`)
   }
 
-  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): void {
+  publishToUser(userId: number, frame: ServerFrame, except?: HubConnection): void {
     this.publish([userId], frame, except)
   }
 

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
-import type { HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
+import type { HubConnection } from '../../src/domain/ports.js'
+import type { ServerFrame } from '../../src/schemas/frames/index.js'
 
 const TEXT_FRAME = { binary: false } as const
 
@@ -167,7 +168,7 @@ export class SocketConnection implements HubConnection {
   }
 
   /** Sends a backlog frame past the held live ones (still de-duplicated by message id). */
-  replay(frame: OutgoingFrame): void {
+  replay(frame: ServerFrame): void {
     const serialized = Buffer.from(JSON.stringify(frame))
     if (this.firstSending(serialized)) this.write(serialized)
   }
@@ -185,7 +186,7 @@ export class SocketConnection implements HubConnection {
     this.sentMessageIds = undefined
   }
 
-  send(frame: OutgoingFrame): void {
+  send(frame: ServerFrame): void {
     this.sendSerialized(Buffer.from(JSON.stringify(frame)))
   }
 

@@ -1,10 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
-import fp from 'fastify-plugin'
-import type { RawData, WebSocket } from 'ws'
-import { ChatError } from '../src/domain/errors.js'
-import type { SocketLimits } from '../src/options.js'
-import type { SocketConnection } from './hub/connection.js'
-import './types.js'
+import type { WebSocket } from 'ws'
+import { ChatError } from '../../src/domain/errors.js'
+import type { SocketLimits } from '../../src/options.js'
+import type { SocketConnection } from './connection.js'
+import type { FrameRef } from './parser.js'
 
 /**
  * Close codes the server uses on its own initiative. Clients should reconnect (with `since=<last id>`
@@ -48,20 +47,6 @@ const closedOf = (socket: WebSocket) =>
     if (socket.readyState === socket.CLOSED) resolve()
     else socket.once('close', () => resolve())
   })
-
-/** The `ref` of a refused frame, read the way the frame parser reads it, so the client can match the refusal. */
-function refOf(data: RawData): { ref?: string | number } {
-  try {
-    const value: unknown = JSON.parse(data.toString())
-    if (typeof value !== 'object' || value === null || !('ref' in value)) return {}
-    const { ref } = value
-    if ((typeof ref === 'string' && ref.length <= 128) || Number.isSafeInteger(ref))
-      return { ref: ref as string | number }
-  } catch {
-    // Not JSON: the refusal goes without a ref.
-  }
-  return {}
-}
 
 /**
  * Guards the realtime sockets against slow, dead, noisy and too many clients, and closes them all
@@ -141,8 +126,11 @@ export class SocketGuard {
     else this.socketsByUser.delete(userId)
   }
 
-  /** True when the socket's frame may be handled; otherwise the client has been told why (or the socket is closing). */
-  admit(guarded: Guarded, data: RawData): boolean {
+  /**
+   * True when the socket's frame may be handled; otherwise the client has been told why, with the
+   * frame's `ref` (or the socket is closing).
+   */
+  admit(guarded: Guarded, ref: FrameRef | undefined): boolean {
     const { connection, socket } = guarded
     // After the close frame nothing more is handled: its answer could not be sent.
     if (socket.readyState !== socket.OPEN) return false
@@ -150,7 +138,7 @@ export class SocketGuard {
       this.onRefused('SHUTTING_DOWN')
       connection.send({
         type: 'error',
-        ...refOf(data),
+        ...(ref === undefined ? {} : { ref }),
         code: 'SHUTTING_DOWN',
         error: 'The server is shutting down: the frame was not handled; send it again after reconnecting.',
       })
@@ -171,7 +159,7 @@ export class SocketGuard {
     }
     connection.send({
       type: 'error',
-      ...refOf(data),
+      ...(ref === undefined ? {} : { ref }),
       code: 'RATE_LIMITED',
       error: `Too many frames: at most ${maxFramesPerSecond} a second (${frameBurst} at once); not handled.`,
       retry_after_ms: Math.ceil((1 - guarded.tokens) / refillPerMs),
@@ -227,23 +215,3 @@ export class SocketGuard {
     }
   }
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Per-socket limits and the shutdown of every socket; the socket route calls it. */
-    socketGuard: SocketGuard
-  }
-}
-
-/** `fastify.socketGuard`, with a preClose hook that closes every socket with 1001 before the server stops. */
-export default fp(
-  async (fastify) => {
-    const guard = new SocketGuard(fastify.chatConfig.sockets, fastify.log, (code) =>
-      fastify.chatMetrics.frameRejected(code),
-    )
-    fastify.decorate('socketGuard', guard)
-    // Added before @fastify/websocket's own preClose, so ours runs first and the sockets get our close code.
-    fastify.addHook('preClose', () => guard.shutdown())
-  },
-  { name: 'chatserver-socket-guard', dependencies: ['chatserver-config', 'chatserver-metrics'] },
-)

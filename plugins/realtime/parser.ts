@@ -1,22 +1,33 @@
-import type { Realtime, RegisteredFrame } from '../../plugins/realtime.js'
+import type { RawData } from 'ws'
+import { MAX_REF_LENGTH } from '../../src/schemas/frames/index.js'
+import type { Realtime, RegisteredFrame } from './registry.js'
+
+/** A client's `ref`, echoed on the answer to its frame. */
+export type FrameRef = string | number
 
 export type ParsedFrame =
-  | { ok: true; frame: Record<string, unknown>; handler: RegisteredFrame; ref: string | number | undefined }
-  | { ok: false; code: string; error: string; ref: string | number | undefined }
+  | { ok: true; frame: Record<string, unknown>; handler: RegisteredFrame; ref: FrameRef | undefined }
+  | { ok: false; code: string; error: string; ref: FrameRef | undefined }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-const refOf = (value: Record<string, unknown>) =>
-  (typeof value.ref === 'string' && value.ref.length <= 128) || Number.isSafeInteger(value.ref)
-    ? (value.ref as string | number)
+/** The frame's `ref` when it is one the server echoes (a short string or a safe integer). */
+const refOf = (value: Record<string, unknown>): FrameRef | undefined =>
+  (typeof value.ref === 'string' && value.ref.length <= MAX_REF_LENGTH) || Number.isSafeInteger(value.ref)
+    ? (value.ref as FrameRef)
     : undefined
 
-/** Parses one client frame and validates it against the compiled schema registered for its `type`. */
-export function parseClientFrame(realtime: Realtime, text: string): ParsedFrame {
+/**
+ * Parses one client frame — the one place a frame's bytes are read — and validates it against the
+ * compiled schema registered for its `type`. Refused frames keep their `ref` where one could be read.
+ */
+export function parseClientFrame(realtime: Realtime, data: RawData | string, isBinary = false): ParsedFrame {
+  if (isBinary)
+    return { ok: false, code: 'INVALID_FRAME', error: 'Frames must be JSON text, not binary.', ref: undefined }
   let value: unknown
   try {
-    value = JSON.parse(text)
+    value = JSON.parse(data.toString())
   } catch {
     return { ok: false, code: 'INVALID_JSON', error: 'The frame is not valid JSON.', ref: undefined }
   }

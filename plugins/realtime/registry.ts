@@ -2,10 +2,8 @@ import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { Format } from 'ajv'
 import { fullFormats } from 'ajv-formats/dist/formats.js'
-import fp from 'fastify-plugin'
-import type { OutgoingFrame } from '../src/domain/ports.js'
-import type { SocketConnection } from './hub/connection.js'
-import './types.js'
+import type { ClientFrames, ServerFrame, ServerFrameType } from '../../src/schemas/frames/index.js'
+import type { SocketConnection } from './connection.js'
 
 /** A string format check, from the same implementations the HTTP validator (ajv-formats) uses. */
 function formatCheck(format: Format): (value: string) => boolean {
@@ -28,7 +26,7 @@ for (const name of ['uri', 'date-time', 'email'] as const) {
 export type FrameHandler<S extends TSchema> = (
   frame: Static<S>,
   connection: SocketConnection,
-) => Promise<OutgoingFrame | undefined> | OutgoingFrame | undefined
+) => Promise<ServerFrame | undefined> | ServerFrame | undefined
 
 export interface RegisteredFrame {
   schema: TSchema
@@ -59,7 +57,7 @@ export class Realtime {
   readonly disconnectListeners: ConnectionListener[] = []
 
   /** Registers a client frame: `schema` validates it (its `description` documents it), `handle` answers it. */
-  frame<S extends TSchema>(type: string, schema: S, handle: FrameHandler<S>): void {
+  frame<S extends TSchema>(type: keyof ClientFrames, schema: S, handle: FrameHandler<S>): void {
     if (this.frames.has(type)) throw new Error(`socket frame "${type}" is registered twice`)
     this.frames.set(type, { schema, check: TypeCompiler.Compile(schema), handle: handle as FrameHandler<TSchema> })
   }
@@ -68,7 +66,7 @@ export class Realtime {
    * Registers a frame the server sends, for the AsyncAPI document and the tests that hold what is sent to it.
    * The schema must declare `type` as this literal and carry a `description`.
    */
-  serverFrame(type: string, schema: TSchema): void {
+  serverFrame(type: ServerFrameType, schema: TSchema): void {
     if (this.serverFrames.has(type)) throw new Error(`server frame "${type}" is registered twice`)
     if (!declaredTypes(schema).every((declared) => declared === type)) {
       throw new Error(`server frame "${type}": its schema must declare type: "${type}"`)
@@ -85,17 +83,3 @@ export class Realtime {
     this.disconnectListeners.push(listener)
   }
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    realtime: Realtime
-  }
-}
-
-/** `fastify.realtime`: where route plugins register socket frames and connection listeners. */
-export default fp(
-  async (fastify) => {
-    fastify.decorate('realtime', new Realtime())
-  },
-  { name: 'chatserver-realtime' },
-)

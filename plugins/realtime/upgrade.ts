@@ -2,9 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, RouteHandlerMethod } from 'fastify'
-import fp from 'fastify-plugin'
 import { WebSocketServer } from 'ws'
-import './types.js'
 
 /** The settings of the chat server's sockets. */
 interface SocketOptions {
@@ -23,18 +21,15 @@ interface SocketOptions {
  * of their own: the host's settings apply to the host's routes, ours to ours, and neither sees the
  * other's sockets.
  */
-export default fp(
-  async (fastify) => {
-    const options: SocketOptions = { maxPayload: fastify.chatConfig.maxFrameBytes, perMessageDeflate: false }
-    if (fastify.hasDecorator('websocketServer')) {
-      upgradeWithOwnServer(fastify, options)
-      return
-    }
-    await fastify.register(websocket, { options })
-    if (fastify.prefix !== '') endForeignUpgradesOnClose(fastify)
-  },
-  { name: 'chatserver-websocket', dependencies: ['chatserver-config'] },
-)
+export async function supportWebSockets(fastify: FastifyInstance): Promise<void> {
+  const options: SocketOptions = { maxPayload: fastify.chatConfig.maxFrameBytes, perMessageDeflate: false }
+  if (fastify.hasDecorator('websocketServer')) {
+    upgradeWithOwnServer(fastify, options)
+    return
+  }
+  await fastify.register(websocket, { options })
+  if (fastify.prefix !== '') endForeignUpgradesOnClose(fastify)
+}
 
 /** Routes with a `wsHandler` upgrade with a WebSocket server of the chat server's own. */
 function upgradeWithOwnServer(fastify: FastifyInstance, options: SocketOptions): void {

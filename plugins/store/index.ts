@@ -9,7 +9,6 @@ import type {
   ReactionStore,
   UserStore,
 } from '../../src/domain/ports.js'
-import '../types.js'
 import { createBacklogStore } from './backlog.js'
 import { createChatStore } from './chats.js'
 import { createDirectStore } from './direct.js'
@@ -47,6 +46,13 @@ export function createStores(db: DB, options: StoreOptions = {}): Stores {
     reactions: createReactionStore(db),
     direct: createDirectStore(db),
     backlog: createBacklogStore(db),
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The repositories the domain talks to. */
+    store: Stores
   }
 }
 

@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox'
-import type { Realtime } from '../../plugins/realtime.js'
+import type { Realtime } from '../../plugins/realtime/registry.js'
 import { SocketQuery } from '../ws/schemas.js'
 
 /** The AsyncAPI version the document follows. */

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { conversationOf, markRead, otherParticipants, type Conversation } from '../../src/domain/chats.js'
 import { markDirectRead } from '../../src/domain/direct.js'
 import { TypingTracker } from '../../src/domain/typing.js'
+import { ReadIn, ReadOut, TypingIn, TypingOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
 /** The chat list, read markers, and typing indicators. */
@@ -68,9 +69,9 @@ const chats: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   )
 
-  fastify.realtime.serverFrame('read', schemas.ReadOut)
-  fastify.realtime.serverFrame('typing', schemas.TypingOut)
-  fastify.realtime.frame('read', schemas.ReadIn, async (frame, connection) => {
+  fastify.realtime.serverFrame('read', ReadOut)
+  fastify.realtime.serverFrame('typing', TypingOut)
+  fastify.realtime.frame('read', ReadIn, async (frame, connection) => {
     const moved = await markRead(ports, connection.userId, frame, frame.message_id, connection)
     return { type: 'ack', read: moved }
   })
@@ -85,7 +86,7 @@ const chats: FastifyPluginAsyncTypebox = async (fastify) => {
       kind === 'g' ? { kind: 'group', groupId: Number(id) } : { kind: 'direct', peerId: Number(id) }
     return [Number(userId), conversation]
   }
-  const typingFrame = (userId: number, conversation: Conversation, state: 'start' | 'stop') =>
+  const typingFrame = (userId: number, conversation: Conversation, state: 'start' | 'stop'): TypingOut =>
     conversation.kind === 'group'
       ? { type: 'typing', group_id: conversation.groupId, user_id: userId, state }
       : { type: 'typing', user_id: userId, state }
@@ -97,7 +98,7 @@ const chats: FastifyPluginAsyncTypebox = async (fastify) => {
   })
   fastify.addHook('onClose', async () => typing.clear())
 
-  fastify.realtime.frame('typing', schemas.TypingIn, async (frame, connection) => {
+  fastify.realtime.frame('typing', TypingIn, async (frame, connection) => {
     const conversation = conversationOf(frame)
     const others = await otherParticipants(ports, connection.userId, conversation)
     const key = typingKey(connection.userId, conversation)

@@ -1,15 +1,10 @@
 import { Type } from '@sinclair/typebox'
-import { ChatSummary } from '../../src/schemas/chat.js'
+import { ChatSummary, ConversationFields } from '../../src/schemas/chat.js'
 import { errorResponses, Id, Nullable, Timestamp } from '../../src/schemas/common.js'
 import { Message } from '../../src/schemas/message.js'
 import { User } from '../../src/schemas/user.js'
 
 const bearer = [{ bearerAuth: [] }]
-const Ref = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Integer()]))
-const conversationFields = {
-  group_id: Type.Optional(Id('The group, for a group conversation.')),
-  user_id: Type.Optional(Id('The other user, for a direct conversation.')),
-}
 
 export const listChats = {
   tags: ['chats'],
@@ -31,7 +26,7 @@ export const markRead = {
     '`message_id`, never back. Unread counts follow; the caller’s other sockets get a `read` frame. In a direct ' +
     'conversation the other user’s messages up to the marker become `READ`.',
   security: bearer,
-  body: Type.Object({ ...conversationFields, message_id: Id() }),
+  body: Type.Object({ ...ConversationFields, message_id: Id() }),
   response: {
     200: Type.Object({
       message: Type.String(),
@@ -74,51 +69,3 @@ export const usersWithChatInfo = {
     ...errorResponses(400, 401),
   },
 }
-
-export const ReadIn = Type.Object(
-  { type: Type.Literal('read'), ref: Ref, ...conversationFields, message_id: Id() },
-  {
-    description:
-      'Moves your read marker in one conversation (exactly one of `group_id` and `user_id`) forward to ' +
-      '`message_id`; answered with `ack {read}`.',
-  },
-)
-
-export const TypingIn = Type.Object(
-  {
-    type: Type.Literal('typing'),
-    ref: Ref,
-    ...conversationFields,
-    state: Type.Union([Type.Literal('start'), Type.Literal('stop')]),
-  },
-  {
-    description:
-      'You are typing in a conversation (exactly one of `group_id` and `user_id`): repeat `start` every few ' +
-      'seconds while typing, `stop` when done. Never stored; an `ack` answers it only when it carries a `ref`.',
-  },
-)
-
-/** Server → your other sockets: your read marker moved. */
-export const ReadOut = Type.Object(
-  {
-    type: Type.Literal('read'),
-    ...conversationFields,
-    message_id: Type.Integer({ minimum: 0, description: 'Your read marker after the move.' }),
-  },
-  { description: 'Your read marker moved (from another of your sockets, or over REST): to your other sockets.' },
-)
-
-/** Server → the conversation's other participants: someone is typing, or stopped. */
-export const TypingOut = Type.Object(
-  {
-    type: Type.Literal('typing'),
-    group_id: Type.Optional(Id('The group; absent in a direct conversation.')),
-    user_id: Id('Who is typing.'),
-    state: Type.Union([Type.Literal('start'), Type.Literal('stop')]),
-  },
-  {
-    description:
-      'Someone in one of your conversations started or stopped typing. Throttled to one `start` per 2 s per ' +
-      'sender; a `start` not renewed within 6 s is followed by a `stop` from the server. Never stored.',
-  },
-)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { deliverPending, directHistory, postDirectMessage } from '../../src/domain/direct.js'
+import { DirectMessageIn, DirectMessageOut, MessageStatusOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
 /**
@@ -30,9 +31,9 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
     return { user_id: recipientID, ...page }
   })
 
-  realtime.serverFrame('direct_message', schemas.DirectMessageOut)
-  realtime.serverFrame('message_status', schemas.MessageStatusOut)
-  realtime.frame('direct_message', schemas.DirectMessageIn, async (frame, connection) => {
+  realtime.serverFrame('direct_message', DirectMessageOut)
+  realtime.serverFrame('message_status', MessageStatusOut)
+  realtime.frame('direct_message', DirectMessageIn, async (frame, connection) => {
     const { recipient_id, content, kind, media_url, reply_to_id, client_msg_id } = frame
     const input = {
       content,

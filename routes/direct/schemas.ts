@@ -1,8 +1,7 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../src/domain/messages.js'
 import { errorResponses, Id } from '../../src/schemas/common.js'
-import { MessageFrameFields } from '../../src/schemas/frames.js'
-import { DeliveryStatus, Message, MessageInput, MessageInputFields } from '../../src/schemas/message.js'
+import { Message, MessageInput } from '../../src/schemas/message.js'
 import { HistoryPage } from '../messages/schemas.js'
 
 const bearer = [{ bearerAuth: [] }]
@@ -43,49 +42,3 @@ export const directHistory = {
     ...errorResponses(400, 401, 404),
   },
 }
-
-// Socket frames of this concern.
-
-const Ref = Type.Optional(
-  Type.Union([Type.String({ maxLength: 128 }), Type.Integer()], {
-    description: 'Chosen by the client; the `ack` or `error` answering this frame echoes it.',
-  }),
-)
-
-const { type: _kindAlias, ...messageFields } = MessageInputFields
-
-/** Client → server: send a direct message; answered with `ack {message, duplicate}` or `error`. */
-export const DirectMessageIn = Type.Object(
-  {
-    type: Type.Literal('direct_message'),
-    ref: Ref,
-    recipient_id: Id(),
-    ...messageFields,
-  },
-  { description: 'Sends a direct message to another user; answered with `ack {message, duplicate}` or `error`.' },
-)
-export type DirectMessageIn = Static<typeof DirectMessageIn>
-
-/** Server → client: a stored direct message, to the recipient's sockets and the sender's other ones. */
-export const DirectMessageOut = Type.Composite(
-  [
-    Type.Object({ type: Type.Literal('direct_message'), recipient_id: Id(), status: DeliveryStatus }),
-    MessageFrameFields,
-  ],
-  {
-    description:
-      'A direct message stored between you and another user, with its delivery `status`: to every socket of the ' +
-      'recipient (on connect for one that was PENDING) and to the sender’s other sockets.',
-  },
-)
-
-/** Server → the sender's sockets: a direct message's delivery state changed. */
-export const MessageStatusOut = Type.Object(
-  {
-    type: Type.Literal('message_status'),
-    id: Id(),
-    status: DeliveryStatus,
-    recipient_id: Id(),
-  },
-  { description: 'The delivery state of a direct message you sent changed (DELIVERED, READ).' },
-)

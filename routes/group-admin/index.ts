@@ -1,14 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { changeRole, deleteGroup, removeMember, renameGroup } from '../../src/domain/membership.js'
+import { GroupDeletedOut, GroupUpdatedOut, MemberRemovedOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
 /** Group management: rename and delete (owner), roles and ownership (owner), remove members and leave. */
 const groupAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const ports = { groups: fastify.store.groups, hub: fastify.hub }
-  fastify.realtime.serverFrame('group_updated', schemas.GroupUpdatedOut)
-  fastify.realtime.serverFrame('group_deleted', schemas.GroupDeletedOut)
-  fastify.realtime.serverFrame('member_removed', schemas.MemberRemovedOut)
+  fastify.realtime.serverFrame('group_updated', GroupUpdatedOut)
+  fastify.realtime.serverFrame('group_deleted', GroupDeletedOut)
+  fastify.realtime.serverFrame('member_removed', MemberRemovedOut)
 
   fastify.patch('/v1/groups/:groupID', { schema: schemas.renameGroup }, async (request) =>
     renameGroup(ports, request.chatUser.id, request.params.groupID, request.body.name),

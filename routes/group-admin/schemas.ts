@@ -80,33 +80,3 @@ export const removeMember = {
     ...errorResponses(400, 401, 403, 404, 409),
   },
 }
-
-// The server frames these routes send (`member_added`, sent when a member is added, is beside its route).
-export { MemberAddedOut } from '../groups/schemas.js'
-
-const GroupShared = Type.Omit(Group, ['role'])
-
-export const MemberRemovedOut = Type.Object(
-  { type: Type.Literal('member_removed'), group_id: Id(), user_id: Id('Who was removed, or left.') },
-  { description: 'A member was removed from one of your groups, or left it: to the members and to the removed user.' },
-)
-
-export const GroupDeletedOut = Type.Object(
-  { type: Type.Literal('group_deleted'), group_id: Id() },
-  { description: 'One of your groups was deleted with its messages: to everyone who was a member.' },
-)
-
-export const GroupUpdatedOut = Type.Composite(
-  [
-    Type.Object({
-      type: Type.Literal('group_updated'),
-      roles: Type.Optional(
-        Type.Array(Type.Object({ user_id: Id(), role: Role }), {
-          description: 'After a role change: the members whose role changed, with their new role.',
-        }),
-      ),
-    }),
-    GroupShared,
-  ],
-  { description: 'One of your groups was renamed, or a member’s role changed (`roles`): the group as it is now.' },
-)

@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { addMember, createGroup, listMembers } from '../../src/domain/groups.js'
 import { announceMemberAdded } from '../../src/domain/membership.js'
+import { MemberAddedOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
 /** Groups: create, list mine, list and add members. */
 const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const { store } = fastify
-  fastify.realtime.serverFrame('member_added', schemas.MemberAddedOut)
+  fastify.realtime.serverFrame('member_added', MemberAddedOut)
 
   fastify.post('/v1/groups', { schema: schemas.createGroup }, async (request, reply) => {
     const group = await createGroup(store.groups, request.chatUser.id, request.body.name)

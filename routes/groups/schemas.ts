@@ -56,9 +56,3 @@ export const addMember = {
     ...errorResponses(400, 401, 403, 404, 409, 413, 415),
   },
 }
-
-/** Server → the group's members (the new one included): a user joined. */
-export const MemberAddedOut = Type.Object(
-  { type: Type.Literal('member_added'), group_id: Id(), user_id: Id('Who joined.') },
-  { description: 'A user was added to one of your groups (you, when it is you who joined): to every member.' },
-)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { addReaction, deleteMessage, editMessage, removeReaction } from '../../src/domain/message-actions.js'
-import { MessageDeletedOut, MessageUpdatedOut, ReactionOut } from '../../src/schemas/frames.js'
+import { MessageDeletedOut, MessageUpdatedOut, ReactionOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
 /** What happens to a message after it is stored: edit, delete, react. */

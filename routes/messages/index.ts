@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { groupHistory, postGroupMessage } from '../../src/domain/messages.js'
-import { GroupMessageIn, GroupMessageOut } from '../../src/schemas/frames.js'
+import { GroupMessageIn, GroupMessageOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
 /** Messages: send to a group (persist, then publish through the hub) and read its history. */

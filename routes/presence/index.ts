@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireContact } from '../../src/domain/chats.js'
 import { PresenceTracker } from '../../src/domain/presence.js'
 import { getUser } from '../../src/domain/users.js'
+import { PresenceOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
 /** Presence: tells contacts when a user comes online or goes offline, and answers who is online. */
 const presence: FastifyPluginAsyncTypebox = async (fastify) => {
   const { store, hub } = fastify
   const tracker = new PresenceTracker()
-  fastify.realtime.serverFrame('presence', schemas.PresenceOut)
+  fastify.realtime.serverFrame('presence', PresenceOut)
 
   async function announce(userId: number, online: boolean): Promise<void> {
     const contacts = await store.chats.contactsOf(userId)

@@ -15,12 +15,3 @@ export const getPresence = {
     ...errorResponses(400, 401, 403, 404),
   },
 }
-
-/** Server → the user's contacts: they came online or went offline. */
-export const PresenceOut = Type.Object(
-  { type: Type.Literal('presence'), user_id: Id(), online: Type.Boolean() },
-  {
-    description:
-      'A user you share a conversation with opened their first socket (`online: true`) or closed their last.',
-  },
-)

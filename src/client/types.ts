@@ -11,7 +11,6 @@ import type * as messageActions from '../../routes/message-actions/schemas.js'
 import type * as messages from '../../routes/messages/schemas.js'
 import type * as presence from '../../routes/presence/schemas.js'
 import type * as users from '../../routes/users/schemas.js'
-import type * as frames from '../schemas/frames.js'
 
 export type { ChatSummary } from '../schemas/chat.js'
 export type { Group, GroupMember, Role } from '../schemas/group.js'
@@ -62,38 +61,7 @@ export interface ErrorBody {
   statusCode: number
 }
 
-/** Every frame the server sends, by its `type`. */
-export interface ServerFrames {
-  ack: Static<typeof frames.AckOut>
-  error: Static<typeof frames.ErrorOut>
-  pong: Static<typeof frames.PongOut>
-  system: Static<typeof frames.SystemOut>
-  group_message: Static<typeof frames.GroupMessageOut>
-  direct_message: Static<typeof direct.DirectMessageOut>
-  message_status: Static<typeof direct.MessageStatusOut>
-  read: Static<typeof chats.ReadOut>
-  typing: Static<typeof chats.TypingOut>
-  presence: Static<typeof presence.PresenceOut>
-  member_added: Static<typeof groups.MemberAddedOut>
-  member_removed: Static<typeof groupAdmin.MemberRemovedOut>
-  group_updated: Static<typeof groupAdmin.GroupUpdatedOut>
-  group_deleted: Static<typeof groupAdmin.GroupDeletedOut>
-  message_updated: Static<typeof frames.MessageUpdatedOut>
-  message_deleted: Static<typeof frames.MessageDeletedOut>
-  reaction: Static<typeof frames.ReactionOut>
-}
-export type ServerFrameType = keyof ServerFrames
-export type ServerFrame = ServerFrames[ServerFrameType]
-
-/** Every frame a client sends, by its `type` (the socket client fills in `ref` and `client_msg_id`). */
-export interface ClientFrames {
-  group_message: Static<typeof frames.GroupMessageIn>
-  direct_message: Static<typeof direct.DirectMessageIn>
-  read: Static<typeof chats.ReadIn>
-  typing: Static<typeof chats.TypingIn>
-  resume: Static<typeof frames.ResumeIn>
-  ping: Static<typeof frames.PingIn>
-}
+export type { ClientFrames, ServerFrame, ServerFrames, ServerFrameType } from '../schemas/frames/index.js'
 
 /** A conversation: a group, or the direct conversation with another user. */
 export type Conversation = { group_id: number; user_id?: undefined } | { user_id: number; group_id?: undefined }

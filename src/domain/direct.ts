@@ -9,7 +9,8 @@ import {
   type History,
   type HistoryQuery,
 } from './messages.js'
-import type { DirectStore, Hub, HubConnection, MessageStore, OutgoingFrame, UserStore } from './ports.js'
+import type { DirectMessageOut, MessageStatusOut, ServerFrame } from '../schemas/frames/index.js'
+import type { DirectStore, Hub, HubConnection, MessageStore, UserStore } from './ports.js'
 
 // Direct messages: one conversation per pair of users, with a delivery state per message
 // (SENT → DELIVERED → READ, or PENDING while the recipient has no socket open).
@@ -31,12 +32,13 @@ export const cannotMessageSelf = () =>
   badRequest('CANNOT_MESSAGE_SELF', 'You cannot send a direct message to yourself.')
 
 /** A stored direct message as a socket frame. */
-export function directMessageFrame(message: Message): OutgoingFrame {
+export function directMessageFrame(message: Message): DirectMessageOut {
+  // Only ever called with a direct message, which always has its recipient and a status.
   return {
     type: 'direct_message',
     id: message.id,
     sender_id: message.sender_id,
-    recipient_id: message.recipient_id,
+    recipient_id: message.recipient_id!,
     content: message.content,
     timestamp: message.timestamp,
     kind: message.kind,
@@ -45,7 +47,7 @@ export function directMessageFrame(message: Message): OutgoingFrame {
     client_msg_id: message.client_msg_id,
     edited_at: message.edited_at,
     deleted: message.deleted,
-    status: message.status,
+    status: message.status!,
   }
 }
 
@@ -53,8 +55,8 @@ export function directMessageFrame(message: Message): OutgoingFrame {
 export function messageStatusFrame(
   message: Pick<Message, 'id' | 'recipient_id'>,
   status: DeliveryState,
-): OutgoingFrame {
-  return { type: 'message_status', id: message.id, status, recipient_id: message.recipient_id }
+): MessageStatusOut {
+  return { type: 'message_status', id: message.id, status, recipient_id: message.recipient_id! }
 }
 
 // The same rule as for group messages: `type` is the original API's name for `kind`.
@@ -120,7 +122,7 @@ export async function postDirectMessage(
 export async function deliverPending(
   ports: Pick<DirectPorts, 'direct' | 'hub'>,
   recipientId: number,
-  send: (frame: OutgoingFrame) => void,
+  send: (frame: ServerFrame) => void,
 ): Promise<Message[]> {
   const delivered = await ports.direct.claimPending(recipientId)
   for (const message of delivered) send(directMessageFrame(message))

@@ -1,7 +1,8 @@
 import type { Group, Role } from '../schemas/group.js'
 import { conflict, forbidden, groupNotFound, notFound } from './errors.js'
 import { canManageMembers, requireMembership } from './groups.js'
-import type { GroupStore, Hub, OutgoingFrame } from './ports.js'
+import type { GroupDeletedOut, GroupUpdatedOut, MemberAddedOut, MemberRemovedOut } from '../schemas/frames/index.js'
+import type { GroupStore, Hub } from './ports.js'
 
 // Group roles and management: rename, delete, promote/demote/transfer, remove and leave.
 // Every change is written first and then announced to the members' sockets through the hub.
@@ -21,23 +22,23 @@ function sharedView(group: Group): Omit<Group, 'role'> {
 }
 
 /** `group_updated`: the group after the change; after a role change also the members whose role changed. */
-export function groupUpdatedFrame(group: Group, roles?: Array<{ user_id: number; role: Role }>): OutgoingFrame {
+export function groupUpdatedFrame(group: Group, roles?: Array<{ user_id: number; role: Role }>): GroupUpdatedOut {
   return { type: 'group_updated', ...sharedView(group), ...(roles ? { roles } : {}) }
 }
 
-export const memberAddedFrame = (groupId: number, userId: number): OutgoingFrame => ({
+export const memberAddedFrame = (groupId: number, userId: number): MemberAddedOut => ({
   type: 'member_added',
   group_id: groupId,
   user_id: userId,
 })
 
-export const memberRemovedFrame = (groupId: number, userId: number): OutgoingFrame => ({
+export const memberRemovedFrame = (groupId: number, userId: number): MemberRemovedOut => ({
   type: 'member_removed',
   group_id: groupId,
   user_id: userId,
 })
 
-export const groupDeletedFrame = (groupId: number): OutgoingFrame => ({ type: 'group_deleted', group_id: groupId })
+export const groupDeletedFrame = (groupId: number): GroupDeletedOut => ({ type: 'group_deleted', group_id: groupId })
 
 /** Tells every member (the new one included) that a user joined. Call after the member was stored. */
 export async function announceMemberAdded(ports: MembershipPorts, groupId: number, userId: number): Promise<void> {

@@ -1,7 +1,8 @@
 import type { Role } from '../schemas/group.js'
 import type { Message, ReactionCount } from '../schemas/message.js'
 import { badRequest, conflict, forbidden, notFound } from './errors.js'
-import type { GroupStore, Hub, MessageStore, OutgoingFrame, ReactionStore } from './ports.js'
+import type { ReactionOut } from '../schemas/frames/index.js'
+import type { GroupStore, Hub, MessageStore, ReactionStore } from './ports.js'
 
 // Edits, deletes and reactions: what happens to a message after it is stored.
 
@@ -136,14 +137,9 @@ export interface ReactionResult {
   counts: ReactionCount[]
 }
 
-function reactionFrame(result: ReactionResult): OutgoingFrame {
-  return {
-    type: 'reaction',
-    message_id: result.message_id,
-    emoji: result.emoji,
-    user_id: result.user_id,
-    action: result.action,
-  }
+/** The `reaction` frame of a reaction that was added or removed (an unchanged one sends none). */
+function reactionFrame(result: ReactionResult, action: ReactionOut['action']): ReactionOut {
+  return { type: 'reaction', message_id: result.message_id, emoji: result.emoji, user_id: result.user_id, action }
 }
 
 async function countsOf(messages: MessageStore, messageId: number): Promise<ReactionCount[]> {
@@ -173,7 +169,7 @@ export async function addReaction(
     action: outcome === 'added' ? 'added' : 'unchanged',
     counts: await countsOf(ports.messages, messageId),
   }
-  if (outcome === 'added') ports.hub.publish(audience, reactionFrame(result))
+  if (outcome === 'added') ports.hub.publish(audience, reactionFrame(result, 'added'))
   return result
 }
 
@@ -200,7 +196,7 @@ export async function removeReaction(
     action: 'removed',
     counts: await countsOf(ports.messages, messageId),
   }
-  ports.hub.publish(audience, reactionFrame(result))
+  ports.hub.publish(audience, reactionFrame(result, 'removed'))
   return result
 }
 

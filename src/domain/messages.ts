@@ -2,7 +2,8 @@ import type { Message, MessageInput, MessageKind } from '../schemas/message.js'
 import { badRequest, groupNotFound, notAMember } from './errors.js'
 import { requireMembership } from './groups.js'
 import { withReactionCounts } from './message-actions.js'
-import type { GroupStore, Hub, MessageStore, OutgoingFrame } from './ports.js'
+import type { GroupMessageOut } from '../schemas/frames/index.js'
+import type { GroupStore, Hub, MessageStore } from './ports.js'
 
 export interface MessagePorts {
   groups: GroupStore
@@ -14,11 +15,12 @@ export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 100
 
 /** The seed's `group_message` frame: its fields first, then the rest of the stored message. */
-export function groupMessageFrame(message: Message): OutgoingFrame {
+export function groupMessageFrame(message: Message): GroupMessageOut {
   return {
     type: 'group_message',
     id: message.id,
-    group_id: message.group_id,
+    // Only ever called with a group's message, which always has its group.
+    group_id: message.group_id!,
     sender_id: message.sender_id,
     content: message.content,
     timestamp: message.timestamp,

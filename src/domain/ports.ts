@@ -1,4 +1,5 @@
 import type { ChatSummary } from '../schemas/chat.js'
+import type { ServerFrame } from '../schemas/frames/index.js'
 import type { Group, GroupMember, Role } from '../schemas/group.js'
 import type { Message, MessageKind, ReactionCount } from '../schemas/message.js'
 import type { User } from '../schemas/user.js'
@@ -127,12 +128,6 @@ export interface TokenIssuer {
   issue(user: User): Promise<IssuedToken>
 }
 
-/** A frame the server sends: JSON with a `type`. */
-export interface OutgoingFrame {
-  type: string
-  [field: string]: unknown
-}
-
 /** One open client socket as the hub sees it. */
 export interface HubConnection {
   readonly userId: number
@@ -155,8 +150,8 @@ export interface Hub {
    * A hub that delivers in-process may return the number of sockets it handed the frame to (for the
    * metrics); one that fans out through a broker returns nothing.
    */
-  publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: HubConnection): number | void
-  publishToUser(userId: number, frame: OutgoingFrame, except?: HubConnection): number | void
+  publish(userIds: Iterable<number>, frame: ServerFrame, except?: HubConnection): number | void
+  publishToUser(userId: number, frame: ServerFrame, except?: HubConnection): number | void
   /** Whether the user has at least one open socket. */
   isOnline(userId: number): boolean
   /** The number of open sockets. */

@@ -1,6 +1,7 @@
 import { directMessageFrame } from './direct.js'
 import { groupMessageFrame } from './messages.js'
-import type { BacklogStore, OutgoingFrame } from './ports.js'
+import type { ServerFrame } from '../schemas/frames/index.js'
+import type { BacklogStore } from './ports.js'
 
 /** At most this many missed messages are replayed on a resume; past it the client pages through history. */
 export const DEFAULT_RESUME_LIMIT = 1_000
@@ -11,7 +12,7 @@ export interface ResumingConnection {
   /** Holds live frames and starts de-duplicating message frames by id. Idempotent. */
   beginResume(): void
   /** Sends a frame ahead of the held live ones. */
-  replay(frame: OutgoingFrame): void
+  replay(frame: ServerFrame): void
   /** Sends the held live frames, skipping messages already replayed. */
   releaseHeld(): void
 }

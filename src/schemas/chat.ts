@@ -2,6 +2,12 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Id, Nullable, Timestamp } from './common.js'
 import { Message } from './message.js'
 
+/** A conversation named by exactly one of `group_id` and `user_id`, in request bodies and frames. */
+export const ConversationFields = {
+  group_id: Type.Optional(Id('The group, for a group conversation.')),
+  user_id: Type.Optional(Id('The other user, for a direct conversation.')),
+}
+
 /** One conversation in the caller's chat list: a group or a direct conversation with another user. */
 export const ChatSummary = Type.Object(
   {

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
 import WebSocket from 'ws'
-import { CloseCode } from '../../plugins/socket-guard.js'
+import { CloseCode } from '../../plugins/realtime/guard.js'
 import { tempDir } from '../helpers.js'
 
 // Graceful shutdown of the real entry point (src/server.ts, close-with-grace) in its own process:

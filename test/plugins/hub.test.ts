@@ -1,6 +1,10 @@
 import t from 'tap'
 import { LocalHub } from '../../plugins/hub/local-hub.js'
-import type { HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
+import type { HubConnection } from '../../src/domain/ports.js'
+import type { ServerFrame } from '../../src/schemas/frames/index.js'
+
+/** A frame of any shape: these tests drive the transport, which carries whatever it is handed. */
+const probe = (frame: { type: string; [field: string]: unknown }) => frame as unknown as ServerFrame
 
 /** A stand-in socket that records every buffer the hub hands it (the hub is the unit under test). */
 class FakeConnection implements HubConnection {
@@ -12,16 +16,16 @@ class FakeConnection implements HubConnection {
 }
 
 /** A frame that counts how many times JSON.stringify serialized it. */
-function countingFrame(content = 'hello'): { frame: OutgoingFrame; serializations: () => number } {
+function countingFrame(content = 'hello'): { frame: ServerFrame; serializations: () => number } {
   let count = 0
-  const frame: OutgoingFrame = {
+  const frame = probe({
     type: 'group_message',
     content,
     toJSON() {
       count += 1
       return { type: 'group_message', content }
     },
-  }
+  })
   return { frame, serializations: () => count }
 }
 
@@ -35,7 +39,7 @@ t.test('a published frame reaches every connection of every listed user and nobo
   const zoe = new FakeConnection(3)
   for (const c of [avaPhone, avaLaptop, mike, zoe]) hub.attach(c)
 
-  hub.publish([1, 2], { type: 'group_message', content: 'hi all' })
+  hub.publish([1, 2], probe({ type: 'group_message', content: 'hi all' }))
 
   for (const [name, c] of Object.entries({ avaPhone, avaLaptop, mike })) {
     t.equal(c.received.length, 1, `${name} got exactly one frame`)
@@ -83,7 +87,7 @@ t.test('publishToUser reaches all of that user’s connections only', async (t) 
   const b = new FakeConnection(2)
   for (const c of [a1, a2, b]) hub.attach(c)
 
-  hub.publishToUser(1, { type: 'pong' })
+  hub.publishToUser(1, probe({ type: 'pong' }))
 
   t.equal(a1.received.length, 1)
   t.equal(a2.received.length, 1)
@@ -102,7 +106,7 @@ t.test('detach stops delivery to that connection only, and is idempotent', async
   t.equal(hub.connectionCount(), 3)
 
   detachPhone()
-  hub.publish([1, 2], { type: 'group_message', content: 'after detach' })
+  hub.publish([1, 2], probe({ type: 'group_message', content: 'after detach' }))
   t.equal(phone.received.length, 0, 'a detached connection receives nothing')
   t.equal(laptop.received.length, 1, 'the user’s other connection still receives')
   t.equal(other.received.length, 1, 'other users still receive')
@@ -117,7 +121,7 @@ t.test('detach stops delivery to that connection only, and is idempotent', async
   t.equal(hub.connectionCount(), 1, 'only the other user remains')
   t.notOk(hub.isOnline(1), 'user offline once every connection is detached')
 
-  hub.publish([1], { type: 'group_message', content: 'nobody home' })
+  hub.publish([1], probe({ type: 'group_message', content: 'nobody home' }))
   t.equal(laptop.received.length, 1, 'no more frames after detaching')
   t.equal(phone.received.length, 0)
 })
@@ -157,10 +161,10 @@ t.test('the same connection re-attached after detach receives again', async (t) 
   const detach = hub.attach(c)
   detach()
   const detach2 = hub.attach(c)
-  hub.publishToUser(5, { type: 'x' })
+  hub.publishToUser(5, probe({ type: 'x' }))
   t.equal(c.received.length, 1)
   detach() // the old detach must not remove the new attachment
-  hub.publishToUser(5, { type: 'y' })
+  hub.publishToUser(5, probe({ type: 'y' }))
   t.equal(c.received.length, 2, 'a stale detach function does not cut the new attachment')
   t.equal(hub.connectionCount(), 1)
   detach2()
@@ -174,13 +178,13 @@ t.test('a publish can skip the connection the frame came from, and only that one
   const mike = new FakeConnection(2)
   for (const c of [avaPhone, avaLaptop, mike]) hub.attach(c)
 
-  hub.publish([1, 2], { type: 'group_message', content: 'from the phone' }, avaPhone)
+  hub.publish([1, 2], probe({ type: 'group_message', content: 'from the phone' }), avaPhone)
   t.equal(avaPhone.received.length, 0, 'the sending socket gets no echo')
   t.equal(avaLaptop.received.length, 1, "the sender's other socket still gets it")
   t.equal(mike.received.length, 1, 'other users get it')
   t.ok(avaLaptop.received[0] === mike.received[0], 'still one shared buffer')
 
-  hub.publishToUser(1, { type: 'read' }, avaLaptop)
+  hub.publishToUser(1, probe({ type: 'read' }), avaLaptop)
   t.equal(avaPhone.received.length, 1, 'publishToUser reaches the non-excluded socket')
   t.equal(avaLaptop.received.length, 1, 'and skips the excluded one')
   t.equal(mike.received.length, 1, 'and nobody else')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { WebSocket } from 'ws'
-import { SocketConnection } from '../../plugins/hub/connection.js'
+import { SocketConnection } from '../../plugins/realtime/connection.js'
 import { LocalHub } from '../../plugins/hub/local-hub.js'
 import { groupMessageFrame } from '../../src/domain/messages.js'
 import type { BacklogStore } from '../../src/domain/ports.js'

@@ -4,7 +4,8 @@ import { LocalHub } from '../../plugins/hub/local-hub.js'
 import { createStores } from '../../plugins/store/index.js'
 import { buildApp } from '../../src/app.js'
 import { markDirectRead, postDirectMessage } from '../../src/domain/direct.js'
-import type { Hub, HubConnection, OutgoingFrame } from '../../src/domain/ports.js'
+import type { Hub, HubConnection } from '../../src/domain/ports.js'
+import type { ServerFrame } from '../../src/schemas/frames/index.js'
 import { Client, createGroup, listen, register, settle, testDb, TEST_SECRET, type Account } from '../helpers.js'
 
 interface DirectMessage {
@@ -331,7 +332,8 @@ t.test('to an offline user a message is PENDING until they connect; then DELIVER
 t.test('a message stored while its recipient connects is delivered once and marked DELIVERED', async (t) => {
   const { app, db, store } = await build(t)
   const [ava, mike] = await accounts(app, ['ava', 'mike'])
-  const published: Array<{ userIds: number[]; frame: OutgoingFrame }> = []
+  const published: Array<{ userIds: number[]; frame: ServerFrame }> = []
+  const statusOf = (frame: ServerFrame) => ('status' in frame ? frame.status : undefined)
   let online = false
   const hub: Hub = {
     attach: () => () => {},
@@ -352,11 +354,11 @@ t.test('a message stored while its recipient connects is delivered once and mark
   t.equal(message.status, 'DELIVERED', 'the answer carries the state it ended in')
   const toMike = published.filter((p) => p.userIds.includes(mike!.id))
   t.same(
-    toMike.map((p) => [p.frame.type, p.frame.status]),
+    toMike.map((p) => [p.frame.type, statusOf(p.frame)]),
     [['direct_message', 'DELIVERED']],
     'the recipient gets it once',
   )
-  const toAva = published.filter((p) => p.userIds.includes(ava!.id)).map((p) => [p.frame.type, p.frame.status])
+  const toAva = published.filter((p) => p.userIds.includes(ava!.id)).map((p) => [p.frame.type, statusOf(p.frame)])
   t.same(toAva, [
     ['direct_message', 'PENDING'],
     ['message_status', 'DELIVERED'],
@@ -382,7 +384,7 @@ t.test('a message stored while its recipient connects is delivered once and mark
   t.same(caughtUp, [second.message.id], 'the catch-up took it')
   t.equal(second.message.status, 'DELIVERED', 'the answer carries the state it is in')
   t.same(
-    published.map((p) => [p.userIds, p.frame.type, p.frame.status]),
+    published.map((p) => [p.userIds, p.frame.type, statusOf(p.frame)]),
     [[[ava!.id], 'direct_message', 'PENDING']],
     'only the sender’s other sockets hear of it from this send',
   )

@@ -2,7 +2,7 @@ import { FormatRegistry, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { GroupDeletedOut, GroupUpdatedOut, MemberAddedOut, MemberRemovedOut } from '../../routes/group-admin/schemas.js'
+import { GroupDeletedOut, GroupUpdatedOut, MemberAddedOut, MemberRemovedOut } from '../../src/schemas/frames/index.js'
 import { build, Client, createGroup, listen, register, settle, testDb, type Account, type Frame } from '../helpers.js'
 
 interface ErrorBody {

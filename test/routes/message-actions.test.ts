@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import { createStores, type Stores } from '../../plugins/store/index.js'
 import type { Database } from '../../src/database.js'
-import { MessageDeletedOut, MessageUpdatedOut, ReactionOut } from '../../src/schemas/frames.js'
+import { MessageDeletedOut, MessageUpdatedOut, ReactionOut } from '../../src/schemas/frames/index.js'
 import { build, Client, createGroup, listen, register, settle, testDb, type Account, type Frame } from '../helpers.js'
 
 interface StoredMessage {

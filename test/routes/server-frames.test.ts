@@ -221,7 +221,11 @@ t.test('a frame that breaks its schema, or carries a field it does not declare, 
     'a type is registered once',
   )
   t.throws(
-    () => serverContext(app).realtime.serverFrame('other', serverContext(app).realtime.serverFrames.get('pong')!),
+    () =>
+      serverContext(app).realtime.serverFrame(
+        'other' as ServerFrameType,
+        serverContext(app).realtime.serverFrames.get('pong')!,
+      ),
     'a schema must declare the type it is registered for',
   )
 })

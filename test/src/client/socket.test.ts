@@ -15,7 +15,7 @@ import {
   type ConnectionEvent,
   type Message,
 } from '../../../src/client/index.js'
-import type { OutgoingFrame } from '../../../src/domain/ports.js'
+import type { ServerFrame } from '../../../src/schemas/frames/index.js'
 import { build, listen, settle, tempDir, TEST_SECRET } from '../../helpers.js'
 
 /** `ws` with every socket it opens recorded, so a test can cut the client's connection. */
@@ -215,8 +215,8 @@ t.test(
 /** A hub that cuts a client's connection when it is about to deliver a chosen message: stored, never acknowledged. */
 class CuttingHub extends LocalHub {
   cut: { content: string; connection: () => WebSocket | undefined } | undefined
-  override publish(userIds: Iterable<number>, frame: OutgoingFrame, except?: Parameters<LocalHub['publish']>[2]) {
-    if (this.cut && frame.content === this.cut.content) {
+  override publish(userIds: Iterable<number>, frame: ServerFrame, except?: Parameters<LocalHub['publish']>[2]) {
+    if (this.cut && 'content' in frame && frame.content === this.cut.content) {
       this.cut.connection()?.terminate()
       this.cut = undefined
     }
