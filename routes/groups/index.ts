@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { addMember, createGroup, listMembers } from '../../src/domain/groups.js'
-import { announceMemberAdded } from '../../src/domain/membership.js'
+import { addMember, createGroup, listGroups, listMembers } from '../../src/domain/groups.js'
 import { MemberAddedOut } from '../../src/schemas/frames/index.js'
 import * as schemas from './schemas.js'
 
@@ -8,6 +7,7 @@ import * as schemas from './schemas.js'
 const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const { store } = fastify
+  const ports = { groups: store.groups, users: store.users, hub: fastify.hub }
   fastify.realtime.serverFrame('member_added', MemberAddedOut)
 
   fastify.post('/v1/groups', { schema: schemas.createGroup }, async (request, reply) => {
@@ -16,7 +16,7 @@ const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/v1/groups', { schema: schemas.listGroups }, async (request) => {
-    const mine = await store.groups.listForUser(request.chatUser.id)
+    const mine = await listGroups(store.groups, request.chatUser.id)
     return { groups: mine, count: mine.length }
   })
 
@@ -29,8 +29,7 @@ const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/v1/groups/:groupID/members', { schema: schemas.addMember }, async (request) => {
     const { groupID } = request.params
     const { user_id } = request.body
-    const { added } = await addMember(store, request.chatUser.id, groupID, user_id, fastify.chatConfig.maxGroupMembers)
-    if (added) await announceMemberAdded({ groups: store.groups, hub: fastify.hub }, groupID, user_id)
+    const { added } = await addMember(ports, request.chatUser.id, groupID, user_id, fastify.chatConfig.maxGroupMembers)
     return {
       message: added ? 'Member added' : 'User is already a member; nothing changed',
       group_id: groupID,

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { getUser, login, register } from '../../src/domain/users.js'
+import { getUser, listUsers, login, register } from '../../src/domain/users.js'
 import * as schemas from './schemas.js'
 
 /** Accounts: register, log in, list and look up users. */
@@ -20,15 +20,8 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   const authenticate = fastify.authenticate
 
   fastify.get('/v1/users', { schema: schemas.listUsers, onRequest: authenticate }, async (request) => {
-    const { q, limit, after_id } = request.query
-    const page = await fastify.store.users.list({
-      limit: limit + 1,
-      ...(q ? { query: q } : {}),
-      ...(after_id !== undefined ? { afterId: after_id } : {}),
-    })
-    const hasMore = page.length > limit
-    const users = page.slice(0, limit)
-    return { users, count: users.length, has_more: hasMore, next_after_id: hasMore ? (users.at(-1)?.id ?? null) : null }
+    const page = await listUsers(fastify.store.users, request.query)
+    return { ...page, count: page.users.length }
   })
 
   fastify.get('/v1/users/:userID', { schema: schemas.getUser, onRequest: authenticate }, async (request) =>

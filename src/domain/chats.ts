@@ -1,6 +1,10 @@
 import { badRequest, forbidden, notFound, userNotFound } from './errors.js'
 import { requireMembership } from './groups.js'
+import type { ChatSummary } from '../schemas/chat.js'
+import type { Message } from '../schemas/message.js'
+import type { User } from '../schemas/user.js'
 import type { ChatStore, GroupStore, Hub, HubConnection, UserStore } from './ports.js'
+import { listUsers, type UserQuery } from './users.js'
 
 /** A conversation named by a client: a group, or a direct conversation with another user. */
 export interface ConversationRef {
@@ -83,4 +87,46 @@ export async function requireContact(chats: ChatStore, viewerId: number, userId:
   if (!(await chats.areContacts(viewerId, userId))) {
     throw forbidden('NOT_A_CONTACT', 'You can see the presence only of users you share a conversation with.')
   }
+}
+
+/** Every conversation of the user, most recent first. */
+export function listChats(chats: ChatStore, userId: number): Promise<ChatSummary[]> {
+  return chats.chatList(userId)
+}
+
+export interface UserWithChatInfo extends User {
+  /** Null for users the caller shares no conversation with: their presence is not the caller's to see. */
+  online: boolean | null
+  last_message: Message | null
+  unread_count: number
+  last_activity: string | null
+}
+
+/**
+ * A page of users (as `listUsers`), each with the caller's direct conversation with them (last
+ * message, unread count, last activity) and, for the caller's contacts and the caller, presence.
+ */
+export async function usersWithChatInfo(
+  ports: Pick<ChatPorts, 'chats' | 'users' | 'hub'>,
+  callerId: number,
+  query: UserQuery,
+): Promise<{ users: UserWithChatInfo[]; has_more: boolean; next_after_id: number | null }> {
+  const [page, mine, contacts] = await Promise.all([
+    listUsers(ports.users, query),
+    ports.chats.chatList(callerId),
+    ports.chats.contactsOf(callerId),
+  ])
+  const directByPeer = new Map(mine.filter((chat) => chat.chat === 'direct').map((chat) => [chat.user_id, chat]))
+  const contactIds = new Set(contacts)
+  const users = page.users.map((user) => {
+    const direct = directByPeer.get(user.id)
+    return {
+      ...user,
+      online: user.id === callerId || contactIds.has(user.id) ? ports.hub.isOnline(user.id) : null,
+      last_message: direct?.last_message ?? null,
+      unread_count: direct?.unread_count ?? 0,
+      last_activity: direct?.last_activity ?? null,
+    }
+  })
+  return { ...page, users }
 }

@@ -1,6 +1,7 @@
 import type { Group, GroupMember, Role } from '../schemas/group.js'
 import { forbidden, groupFull, groupNotFound, notAMember, userNotFound } from './errors.js'
-import type { GroupStore, UserStore } from './ports.js'
+import type { MemberAddedOut } from '../schemas/frames/index.js'
+import type { GroupStore, Hub, UserStore } from './ports.js'
 
 /** Owners and admins manage membership. */
 export const canManageMembers = (role: Role) => role === 'owner' || role === 'admin'
@@ -20,18 +21,29 @@ export function createGroup(groups: GroupStore, ownerId: number, name: string): 
   return groups.create(ownerId, name.trim(), new Date().toISOString())
 }
 
+/** The caller's groups, each with the caller's role. */
+export function listGroups(groups: GroupStore, userId: number): Promise<Group[]> {
+  return groups.listForUser(userId)
+}
+
 export async function listMembers(groups: GroupStore, callerId: number, groupId: number): Promise<GroupMember[]> {
   await requireMembership(groups, groupId, callerId)
   return groups.members(groupId)
 }
 
+export const memberAddedFrame = (groupId: number, userId: number): MemberAddedOut => ({
+  type: 'member_added',
+  group_id: groupId,
+  user_id: userId,
+})
+
 /**
- * Adds a user to a group as a member. Only the owner or an admin may; adding someone who is
- * already a member succeeds and changes nothing (`added: false`). A group that already holds
- * `maxMembers` refuses anyone new with 409 GROUP_FULL.
+ * Adds a user to a group as a member, then tells every member (the new one included). Only the owner
+ * or an admin may; adding someone who is already a member succeeds and changes nothing (`added: false`,
+ * no frame). A group that already holds `maxMembers` refuses anyone new with 409 GROUP_FULL.
  */
 export async function addMember(
-  ports: { groups: GroupStore; users: UserStore },
+  ports: { groups: GroupStore; users: UserStore; hub: Hub },
   callerId: number,
   groupId: number,
   userId: number,
@@ -49,5 +61,6 @@ export async function addMember(
     throw groupFull(maxMembers)
   }
   const added = await ports.groups.addMember(groupId, userId, 'member', new Date().toISOString())
+  if (added) ports.hub.publish(await ports.groups.memberIds(groupId), memberAddedFrame(groupId, userId))
   return { added }
 }

@@ -1,7 +1,7 @@
 import type { Group, Role } from '../schemas/group.js'
 import { conflict, forbidden, groupNotFound, notFound } from './errors.js'
 import { canManageMembers, requireMembership } from './groups.js'
-import type { GroupDeletedOut, GroupUpdatedOut, MemberAddedOut, MemberRemovedOut } from '../schemas/frames/index.js'
+import type { GroupDeletedOut, GroupUpdatedOut, MemberRemovedOut } from '../schemas/frames/index.js'
 import type { GroupStore, Hub } from './ports.js'
 
 // Group roles and management: rename, delete, promote/demote/transfer, remove and leave.
@@ -26,12 +26,6 @@ export function groupUpdatedFrame(group: Group, roles?: Array<{ user_id: number;
   return { type: 'group_updated', ...sharedView(group), ...(roles ? { roles } : {}) }
 }
 
-export const memberAddedFrame = (groupId: number, userId: number): MemberAddedOut => ({
-  type: 'member_added',
-  group_id: groupId,
-  user_id: userId,
-})
-
 export const memberRemovedFrame = (groupId: number, userId: number): MemberRemovedOut => ({
   type: 'member_removed',
   group_id: groupId,
@@ -39,11 +33,6 @@ export const memberRemovedFrame = (groupId: number, userId: number): MemberRemov
 })
 
 export const groupDeletedFrame = (groupId: number): GroupDeletedOut => ({ type: 'group_deleted', group_id: groupId })
-
-/** Tells every member (the new one included) that a user joined. Call after the member was stored. */
-export async function announceMemberAdded(ports: MembershipPorts, groupId: number, userId: number): Promise<void> {
-  ports.hub.publish(await ports.groups.memberIds(groupId), memberAddedFrame(groupId, userId))
-}
 
 /** The caller's role, refusing with 403 NOT_GROUP_OWNER unless it is `owner` (404/403 as `requireMembership`). */
 async function requireOwner(groups: GroupStore, groupId: number, callerId: number): Promise<void> {

@@ -1,3 +1,7 @@
+import type { TypingOut } from '../schemas/frames/index.js'
+import { conversationOf, otherParticipants, type Conversation, type ConversationRef } from './chats.js'
+import type { GroupStore, Hub, UserStore } from './ports.js'
+
 /** How long a `start` lasts without a renewal before the server announces `stop` by itself. */
 export const TYPING_TTL_MS = 6_000
 /** A sender's repeated `start`s into one conversation are forwarded at most this often. */
@@ -50,5 +54,61 @@ export class TypingTracker {
   clear(): void {
     for (const entry of this.entries.values()) clearTimeout(entry.expiry)
     this.entries.clear()
+  }
+}
+
+export interface TypingPorts {
+  groups: GroupStore
+  users: UserStore
+  hub: Hub
+}
+
+type TypingState = TypingOut['state']
+
+const typingKey = (userId: number, conversation: Conversation) =>
+  conversation.kind === 'group' ? `${userId}:g:${conversation.groupId}` : `${userId}:u:${conversation.peerId}`
+
+function conversationOfKey(key: string): [number, Conversation] {
+  const [userId, kind, id] = key.split(':')
+  const conversation: Conversation =
+    kind === 'g' ? { kind: 'group', groupId: Number(id) } : { kind: 'direct', peerId: Number(id) }
+  return [Number(userId), conversation]
+}
+
+const typingFrame = (userId: number, conversation: Conversation, state: TypingState): TypingOut =>
+  conversation.kind === 'group'
+    ? { type: 'typing', group_id: conversation.groupId, user_id: userId, state }
+    : { type: 'typing', user_id: userId, state }
+
+/**
+ * Typing indicators: forwarded to the conversation's other participants, throttled, never stored, and
+ * announced as stopped by the server when a `start` is not renewed in time.
+ */
+export class Typing {
+  private readonly tracker: TypingTracker
+
+  constructor(private readonly ports: TypingPorts) {
+    this.tracker = new TypingTracker((key) => this.expired(key))
+  }
+
+  /** The user started or stopped typing in a conversation they take part in (refused otherwise). */
+  async typed(userId: number, ref: ConversationRef, state: TypingState): Promise<void> {
+    const conversation = conversationOf(ref)
+    const others = await otherParticipants(this.ports, userId, conversation)
+    const key = typingKey(userId, conversation)
+    const forward = state === 'start' ? this.tracker.start(key) : this.tracker.stop(key)
+    if (forward) this.ports.hub.publish(others, typingFrame(userId, conversation, state))
+  }
+
+  /** Forgets everyone's typing without announcing it (shutdown). */
+  clear(): void {
+    this.tracker.clear()
+  }
+
+  private expired(key: string): void {
+    const [userId, conversation] = conversationOfKey(key)
+    otherParticipants(this.ports, userId, conversation)
+      .then((others) => this.ports.hub.publish(others, typingFrame(userId, conversation, 'stop')))
+      .catch(() => undefined) // the conversation is gone or the user left it: nobody to tell
   }
 }

@@ -49,3 +49,29 @@ export async function getUser(users: UserStore, userId: number): Promise<User> {
   if (!user) throw userNotFound()
   return user
 }
+
+/** A page of users by id: `limit` of them after `after_id`, whose username or email contains `q`. */
+export interface UserQuery {
+  q?: string | undefined
+  limit: number
+  after_id?: number | undefined
+}
+
+export interface UserPage {
+  users: User[]
+  has_more: boolean
+  next_after_id: number | null
+}
+
+/** Lists users by id, a page at a time; reads one more than the page to tell whether more follow. */
+export async function listUsers(users: UserStore, query: UserQuery): Promise<UserPage> {
+  const { q, limit, after_id } = query
+  const found = await users.list({
+    limit: limit + 1,
+    ...(q ? { query: q } : {}),
+    ...(after_id !== undefined ? { afterId: after_id } : {}),
+  })
+  const hasMore = found.length > limit
+  const page = found.slice(0, limit)
+  return { users: page, has_more: hasMore, next_after_id: hasMore ? (page.at(-1)?.id ?? null) : null }
+}
