@@ -8,10 +8,7 @@ import type { Realtime } from './registry.js'
  * any concern may answer with. Every other frame is registered by the route plugin of its concern.
  */
 export function registerProtocolFrames(realtime: Realtime, backlog: BacklogStore, resumeLimit: number): void {
-  realtime.serverFrame('ack', AckOut)
-  realtime.serverFrame('error', ErrorOut)
-  realtime.serverFrame('pong', PongOut)
-  realtime.serverFrame('system', SystemOut)
+  realtime.sends(AckOut, ErrorOut, PongOut, SystemOut)
 
   realtime.frame('ping', PingIn, () => ({ type: 'pong', timestamp: new Date().toISOString() }))
   realtime.frame('resume', ResumeIn, async (frame, connection) => {

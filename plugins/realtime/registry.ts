@@ -75,6 +75,15 @@ export class Realtime {
     this.serverFrames.set(type, schema)
   }
 
+  /** Registers frames the server sends, each under the `type` its schema declares (see `serverFrame`). */
+  sends(...schemas: TSchema[]): void {
+    for (const schema of schemas) {
+      const [type] = declaredTypes(schema)
+      if (typeof type !== 'string') throw new Error('a server frame schema must declare its `type` as a literal')
+      this.serverFrame(type as ServerFrameType, schema)
+    }
+  }
+
   onConnect(listener: ConnectionListener): void {
     this.connectListeners.push(listener)
   }

@@ -42,8 +42,7 @@ const chats: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   )
 
-  realtime.serverFrame('read', ReadOut)
-  realtime.serverFrame('typing', TypingOut)
+  realtime.sends(ReadOut, TypingOut)
   realtime.frame('read', ReadIn, async (frame, connection) => {
     const moved = await markRead(ports, connection.userId, frame, frame.message_id, connection)
     return { type: 'ack', read: moved }

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import { ChatSummary, ConversationFields } from '../../src/schemas/chat.js'
 import { errorResponses, Id, Nullable, Timestamp } from '../../src/schemas/common.js'
 import { Message } from '../../src/schemas/message.js'
-import { User } from '../../src/schemas/user.js'
+import { UserPage, UserPageQuery, UserWithChatInfo } from '../../src/schemas/user.js'
 
 const bearer = [{ bearerAuth: [] }]
 
@@ -38,34 +38,15 @@ export const markRead = {
   },
 }
 
-export const UserWithChatInfo = Type.Composite([
-  User,
-  Type.Object({
-    online: Nullable(Type.Boolean({ description: 'Null for users you share no conversation with.' })),
-    last_message: Nullable(Message),
-    unread_count: Type.Integer({ minimum: 0 }),
-    last_activity: Nullable(Timestamp()),
-  }),
-])
-
 export const usersWithChatInfo = {
   tags: ['users'],
   summary: 'List users with my direct conversation with each',
   operationId: 'listUsersWithChatInfo',
   description: 'Other users by id, each with the last direct message, unread count and presence. Page with `after_id`.',
   security: bearer,
-  querystring: Type.Object({
-    q: Type.Optional(Type.String({ maxLength: 100 })),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-    after_id: Type.Optional(Id()),
-  }),
+  querystring: UserPageQuery,
   response: {
-    200: Type.Object({
-      users: Type.Array(UserWithChatInfo),
-      count: Type.Integer(),
-      has_more: Type.Boolean(),
-      next_after_id: Nullable(Id()),
-    }),
+    200: UserPage(UserWithChatInfo),
     ...errorResponses(400, 401),
   },
 }

@@ -31,17 +31,9 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
     return { user_id: recipientID, ...page }
   })
 
-  realtime.serverFrame('direct_message', DirectMessageOut)
-  realtime.serverFrame('message_status', MessageStatusOut)
+  realtime.sends(DirectMessageOut, MessageStatusOut)
   realtime.frame('direct_message', DirectMessageIn, async (frame, connection) => {
-    const { recipient_id, content, kind, media_url, reply_to_id, client_msg_id } = frame
-    const input = {
-      content,
-      ...(kind !== undefined ? { kind } : {}),
-      ...(media_url !== undefined ? { media_url } : {}),
-      ...(reply_to_id !== undefined ? { reply_to_id } : {}),
-      ...(client_msg_id !== undefined ? { client_msg_id } : {}),
-    }
+    const { type: _frameType, ref: _ref, recipient_id, ...input } = frame
     const { message, created } = await postDirectMessage(ports, connection.userId, recipient_id, input, connection)
     if (created) fastify.chatMetrics.messageStored('direct')
     return { type: 'ack', message, duplicate: !created }

@@ -7,9 +7,7 @@ import * as schemas from './schemas.js'
 const groupAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const ports = { groups: fastify.store.groups, hub: fastify.hub }
-  fastify.realtime.serverFrame('group_updated', GroupUpdatedOut)
-  fastify.realtime.serverFrame('group_deleted', GroupDeletedOut)
-  fastify.realtime.serverFrame('member_removed', MemberRemovedOut)
+  fastify.realtime.sends(GroupUpdatedOut, GroupDeletedOut, MemberRemovedOut)
 
   fastify.patch('/v1/groups/:groupID', { schema: schemas.renameGroup }, async (request) =>
     renameGroup(ports, request.chatUser.id, request.params.groupID, request.body.name),

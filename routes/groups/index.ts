@@ -8,7 +8,7 @@ const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const { store } = fastify
   const ports = { groups: store.groups, users: store.users, hub: fastify.hub }
-  fastify.realtime.serverFrame('member_added', MemberAddedOut)
+  fastify.realtime.sends(MemberAddedOut)
 
   fastify.post('/v1/groups', { schema: schemas.createGroup }, async (request, reply) => {
     const group = await createGroup(store.groups, request.chatUser.id, request.body.name)

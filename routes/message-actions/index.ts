@@ -8,9 +8,7 @@ const messageActions: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const { store, hub } = fastify
   const ports = { groups: store.groups, messages: store.messages, reactions: store.reactions, hub }
-  fastify.realtime.serverFrame('message_updated', MessageUpdatedOut)
-  fastify.realtime.serverFrame('message_deleted', MessageDeletedOut)
-  fastify.realtime.serverFrame('reaction', ReactionOut)
+  fastify.realtime.sends(MessageUpdatedOut, MessageDeletedOut, ReactionOut)
 
   fastify.patch('/v1/messages/:messageID', { schema: schemas.editMessage }, async (request) =>
     editMessage(ports, request.chatUser.id, request.params.messageID, request.body.content),

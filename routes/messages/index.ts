@@ -27,7 +27,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     return { group_id: groupID, ...page }
   })
 
-  fastify.realtime.serverFrame('group_message', GroupMessageOut)
+  fastify.realtime.sends(GroupMessageOut)
   fastify.realtime.frame('group_message', GroupMessageIn, async (frame, connection) => {
     const { type: _frameType, ref: _ref, group_id, ...input } = frame
     const { message, created } = await postGroupMessage(ports, connection.userId, group_id, input)

@@ -8,7 +8,7 @@ const presence: FastifyPluginAsyncTypebox = async (fastify) => {
   const { store, realtime } = fastify
   const tracker = new Presence({ chats: store.chats, users: store.users, hub: fastify.hub })
 
-  realtime.serverFrame('presence', PresenceOut)
+  realtime.sends(PresenceOut)
   realtime.onConnect((connection) => tracker.connected(connection.userId))
   realtime.onDisconnect((connection) => tracker.disconnected(connection.userId))
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { errorResponses, Id, Timestamp } from '../../src/schemas/common.js'
-import { User } from '../../src/schemas/user.js'
+import { User, UserPage, UserPageQuery } from '../../src/schemas/user.js'
 
 const Session = (message: string) =>
   Type.Object({
@@ -41,18 +41,9 @@ export const listUsers = {
   operationId: 'listUsers',
   description: 'Users by id, optionally filtered by `q` (a part of the username or email). Page with `after_id`.',
   security: [{ bearerAuth: [] }],
-  querystring: Type.Object({
-    q: Type.Optional(Type.String({ maxLength: 100 })),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-    after_id: Type.Optional(Id()),
-  }),
+  querystring: UserPageQuery,
   response: {
-    200: Type.Object({
-      users: Type.Array(User),
-      count: Type.Integer(),
-      has_more: Type.Boolean(),
-      next_after_id: Type.Union([Id(), Type.Null()]),
-    }),
+    200: UserPage(User),
     ...errorResponses(400, 401),
   },
 }

@@ -1,10 +1,9 @@
 import { badRequest, forbidden, notFound, userNotFound } from './errors.js'
 import { requireMembership } from './groups.js'
 import type { ChatSummary } from '../schemas/chat.js'
-import type { Message } from '../schemas/message.js'
-import type { User } from '../schemas/user.js'
+import type { UserPageQuery, UserWithChatInfo } from '../schemas/user.js'
 import type { ChatStore, GroupStore, Hub, HubConnection, UserStore } from './ports.js'
-import { listUsers, type UserQuery } from './users.js'
+import { listUsers, type UserPage } from './users.js'
 
 /** A conversation named by a client: a group, or a direct conversation with another user. */
 export interface ConversationRef {
@@ -94,14 +93,6 @@ export function listChats(chats: ChatStore, userId: number): Promise<ChatSummary
   return chats.chatList(userId)
 }
 
-export interface UserWithChatInfo extends User {
-  /** Null for users the caller shares no conversation with: their presence is not the caller's to see. */
-  online: boolean | null
-  last_message: Message | null
-  unread_count: number
-  last_activity: string | null
-}
-
 /**
  * A page of users (as `listUsers`), each with the caller's direct conversation with them (last
  * message, unread count, last activity) and, for the caller's contacts and the caller, presence.
@@ -109,8 +100,8 @@ export interface UserWithChatInfo extends User {
 export async function usersWithChatInfo(
   ports: Pick<ChatPorts, 'chats' | 'users' | 'hub'>,
   callerId: number,
-  query: UserQuery,
-): Promise<{ users: UserWithChatInfo[]; has_more: boolean; next_after_id: number | null }> {
+  query: UserPageQuery,
+): Promise<UserPage<UserWithChatInfo>> {
   const [page, mine, contacts] = await Promise.all([
     listUsers(ports.users, query),
     ports.chats.chatList(callerId),

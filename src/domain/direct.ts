@@ -4,6 +4,7 @@ import { withReactionCounts } from './message-actions.js'
 import {
   DEFAULT_PAGE_SIZE,
   messageFields,
+  messageFrameBody,
   resolveKind,
   toHistoryPage,
   type History,
@@ -39,14 +40,7 @@ export function directMessageFrame(message: Message): DirectMessageOut {
     id: message.id,
     sender_id: message.sender_id,
     recipient_id: message.recipient_id!,
-    content: message.content,
-    timestamp: message.timestamp,
-    kind: message.kind,
-    media_url: message.media_url,
-    reply_to_id: message.reply_to_id,
-    client_msg_id: message.client_msg_id,
-    edited_at: message.edited_at,
-    deleted: message.deleted,
+    ...messageFrameBody(message),
     status: message.status!,
   }
 }

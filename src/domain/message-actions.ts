@@ -142,8 +142,24 @@ function reactionFrame(result: ReactionResult, action: ReactionOut['action']): R
   return { type: 'reaction', message_id: result.message_id, emoji: result.emoji, user_id: result.user_id, action }
 }
 
-async function countsOf(messages: MessageStore, messageId: number): Promise<ReactionCount[]> {
-  return (await messages.reactionCounts([messageId])).get(messageId) ?? []
+/** The emoji a caller reacts with, on a message they can see that is not deleted (refused otherwise), and who sees it. */
+async function reactionTarget(ports: MessageActionPorts, callerId: number, messageId: number, rawEmoji: string) {
+  const emoji = normalizeEmoji(rawEmoji)
+  const { message, audience } = await findVisibleMessage(ports, callerId, messageId)
+  if (message.deleted) throw messageDeleted()
+  return { emoji, audience }
+}
+
+/** A reaction change with the message's reaction counts after it. */
+async function reactionResult(
+  ports: MessageActionPorts,
+  callerId: number,
+  messageId: number,
+  emoji: string,
+  action: ReactionResult['action'],
+): Promise<ReactionResult> {
+  const counts = (await ports.messages.reactionCounts([messageId])).get(messageId) ?? []
+  return { message_id: messageId, emoji, user_id: callerId, action, counts }
 }
 
 /**
@@ -157,18 +173,10 @@ export async function addReaction(
   messageId: number,
   rawEmoji: string,
 ): Promise<ReactionResult> {
-  const emoji = normalizeEmoji(rawEmoji)
-  const { message, audience } = await findVisibleMessage(ports, callerId, messageId)
-  if (message.deleted) throw messageDeleted()
+  const { emoji, audience } = await reactionTarget(ports, callerId, messageId, rawEmoji)
   const outcome = await ports.reactions.add(messageId, callerId, emoji, new Date().toISOString())
   if (outcome === 'deleted') throw messageDeleted()
-  const result: ReactionResult = {
-    message_id: messageId,
-    emoji,
-    user_id: callerId,
-    action: outcome === 'added' ? 'added' : 'unchanged',
-    counts: await countsOf(ports.messages, messageId),
-  }
+  const result = await reactionResult(ports, callerId, messageId, emoji, outcome === 'added' ? 'added' : 'unchanged')
   if (outcome === 'added') ports.hub.publish(audience, reactionFrame(result, 'added'))
   return result
 }
@@ -183,19 +191,11 @@ export async function removeReaction(
   messageId: number,
   rawEmoji: string,
 ): Promise<ReactionResult> {
-  const emoji = normalizeEmoji(rawEmoji)
-  const { message, audience } = await findVisibleMessage(ports, callerId, messageId)
-  if (message.deleted) throw messageDeleted()
+  const { emoji, audience } = await reactionTarget(ports, callerId, messageId, rawEmoji)
   const outcome = await ports.reactions.remove(messageId, callerId, emoji)
   if (outcome === 'deleted') throw messageDeleted()
   if (outcome === 'none') throw notFound('REACTION_NOT_FOUND', 'You have not reacted to that message with that emoji.')
-  const result: ReactionResult = {
-    message_id: messageId,
-    emoji,
-    user_id: callerId,
-    action: 'removed',
-    counts: await countsOf(ports.messages, messageId),
-  }
+  const result = await reactionResult(ports, callerId, messageId, emoji, 'removed')
   ports.hub.publish(audience, reactionFrame(result, 'removed'))
   return result
 }

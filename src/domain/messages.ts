@@ -22,6 +22,13 @@ export function groupMessageFrame(message: Message): GroupMessageOut {
     // Only ever called with a group's message, which always has its group.
     group_id: message.group_id!,
     sender_id: message.sender_id,
+    ...messageFrameBody(message),
+  }
+}
+
+/** What every message frame carries after its type, id and conversation: the rest of the stored message. */
+export function messageFrameBody(message: Message) {
+  return {
     content: message.content,
     timestamp: message.timestamp,
     kind: message.kind,

@@ -1,4 +1,4 @@
-import type { User } from '../schemas/user.js'
+import type { User, UserPageQuery } from '../schemas/user.js'
 import { conflict, unauthorized, userNotFound } from './errors.js'
 import type { IssuedToken, PasswordHasher, TokenIssuer, UserStore } from './ports.js'
 
@@ -50,21 +50,15 @@ export async function getUser(users: UserStore, userId: number): Promise<User> {
   return user
 }
 
-/** A page of users by id: `limit` of them after `after_id`, whose username or email contains `q`. */
-export interface UserQuery {
-  q?: string | undefined
-  limit: number
-  after_id?: number | undefined
-}
-
-export interface UserPage {
-  users: User[]
+/** A page of users (the reply adds its `count`): pass `next_after_id` as `after_id` for the next one. */
+export interface UserPage<T = User> {
+  users: T[]
   has_more: boolean
   next_after_id: number | null
 }
 
 /** Lists users by id, a page at a time; reads one more than the page to tell whether more follow. */
-export async function listUsers(users: UserStore, query: UserQuery): Promise<UserPage> {
+export async function listUsers(users: UserStore, query: UserPageQuery): Promise<UserPage> {
   const { q, limit, after_id } = query
   const found = await users.list({
     limit: limit + 1,

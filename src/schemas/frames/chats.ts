@@ -1,29 +1,25 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id } from '../common.js'
 import { ConversationFields } from '../chat.js'
-import { Ref } from './common.js'
+import { clientFrame } from './common.js'
 
 // Read markers and typing indicators: per conversation, never messages themselves.
 
-export const ReadIn = Type.Object(
-  { type: Type.Literal('read'), ref: Ref, ...ConversationFields, message_id: Id() },
-  {
-    description:
-      'Moves your read marker in one conversation (exactly one of `group_id` and `user_id`) forward to ' +
-      '`message_id`; answered with `ack {read}`.',
-  },
+export const ReadIn = clientFrame(
+  'read',
+  { ...ConversationFields, message_id: Id() },
+  'Moves your read marker in one conversation (exactly one of `group_id` and `user_id`) forward to ' +
+    '`message_id`; answered with `ack {read}`.',
 )
 export type ReadIn = Static<typeof ReadIn>
 
 const TypingState = Type.Union([Type.Literal('start'), Type.Literal('stop')])
 
-export const TypingIn = Type.Object(
-  { type: Type.Literal('typing'), ref: Ref, ...ConversationFields, state: TypingState },
-  {
-    description:
-      'You are typing in a conversation (exactly one of `group_id` and `user_id`): repeat `start` every few ' +
-      'seconds while typing, `stop` when done. Never stored; an `ack` answers it only when it carries a `ref`.',
-  },
+export const TypingIn = clientFrame(
+  'typing',
+  { ...ConversationFields, state: TypingState },
+  'You are typing in a conversation (exactly one of `group_id` and `user_id`): repeat `start` every few ' +
+    'seconds while typing, `stop` when done. Never stored; an `ack` answers it only when it carries a `ref`.',
 )
 export type TypingIn = Static<typeof TypingIn>
 

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox'
+import { Type, type TProperties } from '@sinclair/typebox'
 import { Message, MessageInputFields } from '../message.js'
 
 // What the frames of several concerns share.
@@ -19,3 +19,7 @@ export const ClientMessageFields = clientMessageFields
 
 /** The fields every message frame carries: the stored message without the per-conversation and history-only ones. */
 export const MessageFrameFields = Type.Omit(Message, ['group_id', 'recipient_id', 'status', 'reactions'])
+
+/** A frame a client sends: its `type`, the optional `ref`, its own fields, and what it does (`description`). */
+export const clientFrame = <T extends string, P extends TProperties>(type: T, properties: P, description: string) =>
+  Type.Object({ type: Type.Literal(type), ref: Ref, ...properties }, { description })

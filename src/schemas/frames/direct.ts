@@ -1,18 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id } from '../common.js'
 import { DeliveryStatus } from '../message.js'
-import { ClientMessageFields, MessageFrameFields, Ref } from './common.js'
+import { clientFrame, ClientMessageFields, MessageFrameFields } from './common.js'
 
 // Direct messages and their delivery state.
 
-export const DirectMessageIn = Type.Object(
-  {
-    type: Type.Literal('direct_message'),
-    ref: Ref,
-    recipient_id: Id(),
-    ...ClientMessageFields,
-  },
-  { description: 'Sends a direct message to another user; answered with `ack {message, duplicate}` or `error`.' },
+export const DirectMessageIn = clientFrame(
+  'direct_message',
+  { recipient_id: Id(), ...ClientMessageFields },
+  'Sends a direct message to another user; answered with `ack {message, duplicate}` or `error`.',
 )
 export type DirectMessageIn = Static<typeof DirectMessageIn>
 

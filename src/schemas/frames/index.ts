@@ -1,4 +1,4 @@
-import type { Static } from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
 import type * as chats from './chats.js'
 import type * as direct from './direct.js'
 import type * as groups from './groups.js'
@@ -17,36 +17,38 @@ export * from './messages.js'
 export * from './presence.js'
 export * from './protocol.js'
 
+type StaticOf<Schemas extends Record<string, TSchema>> = { [Type in keyof Schemas]: Static<Schemas[Type]> }
+
 /** Every frame the server sends, by its `type`. */
-export interface ServerFrames {
-  ack: Static<typeof protocol.AckOut>
-  error: Static<typeof protocol.ErrorOut>
-  pong: Static<typeof protocol.PongOut>
-  system: Static<typeof protocol.SystemOut>
-  group_message: Static<typeof messages.GroupMessageOut>
-  direct_message: Static<typeof direct.DirectMessageOut>
-  message_status: Static<typeof direct.MessageStatusOut>
-  read: Static<typeof chats.ReadOut>
-  typing: Static<typeof chats.TypingOut>
-  presence: Static<typeof presence.PresenceOut>
-  member_added: Static<typeof groups.MemberAddedOut>
-  member_removed: Static<typeof groups.MemberRemovedOut>
-  group_updated: Static<typeof groups.GroupUpdatedOut>
-  group_deleted: Static<typeof groups.GroupDeletedOut>
-  message_updated: Static<typeof messages.MessageUpdatedOut>
-  message_deleted: Static<typeof messages.MessageDeletedOut>
-  reaction: Static<typeof messages.ReactionOut>
-}
+export type ServerFrames = StaticOf<{
+  ack: typeof protocol.AckOut
+  error: typeof protocol.ErrorOut
+  pong: typeof protocol.PongOut
+  system: typeof protocol.SystemOut
+  group_message: typeof messages.GroupMessageOut
+  direct_message: typeof direct.DirectMessageOut
+  message_status: typeof direct.MessageStatusOut
+  read: typeof chats.ReadOut
+  typing: typeof chats.TypingOut
+  presence: typeof presence.PresenceOut
+  member_added: typeof groups.MemberAddedOut
+  member_removed: typeof groups.MemberRemovedOut
+  group_updated: typeof groups.GroupUpdatedOut
+  group_deleted: typeof groups.GroupDeletedOut
+  message_updated: typeof messages.MessageUpdatedOut
+  message_deleted: typeof messages.MessageDeletedOut
+  reaction: typeof messages.ReactionOut
+}>
 export type ServerFrameType = keyof ServerFrames
 /** A frame the server sends: what the hub publishes and a socket writes. */
 export type ServerFrame = ServerFrames[ServerFrameType]
 
 /** Every frame a client sends, by its `type`. */
-export interface ClientFrames {
-  group_message: Static<typeof messages.GroupMessageIn>
-  direct_message: Static<typeof direct.DirectMessageIn>
-  read: Static<typeof chats.ReadIn>
-  typing: Static<typeof chats.TypingIn>
-  resume: Static<typeof protocol.ResumeIn>
-  ping: Static<typeof protocol.PingIn>
-}
+export type ClientFrames = StaticOf<{
+  group_message: typeof messages.GroupMessageIn
+  direct_message: typeof direct.DirectMessageIn
+  read: typeof chats.ReadIn
+  typing: typeof chats.TypingIn
+  resume: typeof protocol.ResumeIn
+  ping: typeof protocol.PingIn
+}>

@@ -1,20 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id } from '../common.js'
 import { Message } from '../message.js'
-import { ClientMessageFields, MessageFrameFields, Ref } from './common.js'
+import { clientFrame, ClientMessageFields, MessageFrameFields } from './common.js'
 
 // Group messages, and what happens to any message afterwards: edits, deletes, reactions.
 
-export const GroupMessageIn = Type.Object(
-  {
-    type: Type.Literal('group_message'),
-    ref: Ref,
-    group_id: Id(),
-    ...ClientMessageFields,
-  },
-  {
-    description: 'Sends a message to a group you are a member of; answered with `ack {message, duplicate}` or `error`.',
-  },
+export const GroupMessageIn = clientFrame(
+  'group_message',
+  { group_id: Id(), ...ClientMessageFields },
+  'Sends a message to a group you are a member of; answered with `ack {message, duplicate}` or `error`.',
 )
 export type GroupMessageIn = Static<typeof GroupMessageIn>
 

@@ -2,27 +2,18 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Timestamp } from '../common.js'
 import { Message } from '../message.js'
 import { ConversationFields } from '../chat.js'
-import { Ref } from './common.js'
+import { clientFrame, Ref } from './common.js'
 
 // The frames of the socket protocol itself: ping/pong, resume, and the answers to any client frame.
 
-export const PingIn = Type.Object(
-  { type: Type.Literal('ping'), ref: Ref },
-  { description: 'Asks the server for a `pong`, to check that the socket is alive.' },
-)
+export const PingIn = clientFrame('ping', {}, 'Asks the server for a `pong`, to check that the socket is alive.')
 
 /** Replays what the client missed after `since` (the last message id it saw), then goes on live. */
-export const ResumeIn = Type.Object(
-  {
-    type: Type.Literal('resume'),
-    ref: Ref,
-    since: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-  },
-  {
-    description:
-      'Replays every message stored after `since` (the id of the last message you saw) in all your ' +
-      'conversations, in id order, then a `system` frame RESUME_COMPLETE; answered with an `ack` carrying `replayed`.',
-  },
+export const ResumeIn = clientFrame(
+  'resume',
+  { since: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) },
+  'Replays every message stored after `since` (the id of the last message you saw) in all your ' +
+    'conversations, in id order, then a `system` frame RESUME_COMPLETE; answered with an `ack` carrying `replayed`.',
 )
 
 export const AckOut = Type.Object(
@@ -89,21 +80,20 @@ export const PongOut = Type.Object(
 )
 export type PongOut = Static<typeof PongOut>
 
+/** What every `system` frame of a resume carries besides its code. */
+const resumeSystemFields = { type: Type.Literal('system'), content: Type.String(), since: Type.Integer({ minimum: 0 }) }
+
 export const SystemOut = Type.Union(
   [
     Type.Object({
-      type: Type.Literal('system'),
+      ...resumeSystemFields,
       code: Type.Literal('RESUME_COMPLETE'),
-      content: Type.String(),
-      since: Type.Integer({ minimum: 0 }),
       replayed: Type.Integer({ minimum: 0, description: 'How many missed messages were replayed.' }),
       last_id: Type.Integer({ minimum: 0, description: 'The newest message id replayed (`since` when none).' }),
     }),
     Type.Object({
-      type: Type.Literal('system'),
+      ...resumeSystemFields,
       code: Type.Literal('RESUME_LIMIT_EXCEEDED'),
-      content: Type.String(),
-      since: Type.Integer({ minimum: 0 }),
       limit: Type.Integer({ minimum: 1, description: 'The resume limit: page through history instead.' }),
     }),
   ],
