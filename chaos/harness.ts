@@ -353,7 +353,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let unacknowledged = 0
   let storedUnacknowledged = 0
   let roundsInterrupted = 0
-  let stored = 0
+  let stored: number
   let server: RunningServer = await startServer(options.server, env, logFile)
   try {
     const setup = await setUp(server.baseUrl, userCount)

@@ -71,7 +71,7 @@ function parseInt8(text: string): number {
 
 // Set on our pool only, never on pg's global parsers, so a host app's own pg use keeps its defaults.
 const int8AsNumber: pg.CustomTypesConfig = {
-  getTypeParser: (id, format) =>
+  getTypeParser: (id, format): unknown =>
     id === pg.types.builtins.INT8 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(id, format),
 }
 
@@ -136,6 +136,7 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   }
   const failed = results?.find((result) => result.status === 'Error')
   if (error) {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever a migration threw, as text
     const cause = error instanceof Error ? error.message : String(error)
     throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${cause}`, { cause: error })
   }

@@ -49,8 +49,8 @@ class MeteredHub implements Hub {
     private readonly hub: Hub,
     private readonly published: (seconds: number, delivered: number | void) => void,
   ) {
-    const { connected } = hub
-    if (connected) this.connected = () => connected.call(hub)
+    const connected = hub.connected?.bind(hub)
+    if (connected) this.connected = connected
   }
 
   attach(connection: HubConnection): () => void {

@@ -42,7 +42,7 @@ async function listen(
     await waitForHttp(`${url}/ping`, child)
   } catch (error) {
     await stopProcess(child, 1000)
-    throw new Error(`${name} did not start: ${(error as Error).message}\n${tail(logFile)}`)
+    throw new Error(`${name} did not start: ${(error as Error).message}\n${tail(logFile)}`, { cause: error })
   }
   return {
     name,

@@ -1,4 +1,4 @@
-import type { Message, MessageInput, MessageKind } from '../schemas/message.js'
+import type { Message, MessageInput } from '../schemas/message.js'
 import { badRequest, notFound, userNotFound } from './errors.js'
 import { withReactionCounts } from './message-actions.js'
 import {

@@ -275,9 +275,7 @@ export function validObject(schema: JsonSchema, pools: Pools): Arbitrary<Record<
   const properties = schema.properties ?? {}
   const model: Record<string, Arbitrary<unknown>> = {}
   for (const [key, property] of Object.entries(properties)) model[key] = validValue(property, key, pools)
-  return fc.record(model, { requiredKeys: (schema.required ?? []).filter((key) => key in model) }) as Arbitrary<
-    Record<string, unknown>
-  >
+  return fc.record(model, { requiredKeys: (schema.required ?? []).filter((key) => key in model) })
 }
 
 /** A value of the wrong type, out of range, too long, too short, or otherwise nasty for this schema. */

@@ -22,10 +22,10 @@ if (!FormatRegistry.Has('date-time')) {
   FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value))
 }
 const checkers = {
-  member_added: TypeCompiler.Compile(MemberAddedOut as TSchema),
-  member_removed: TypeCompiler.Compile(MemberRemovedOut as TSchema),
-  group_updated: TypeCompiler.Compile(GroupUpdatedOut as TSchema),
-  group_deleted: TypeCompiler.Compile(GroupDeletedOut as TSchema),
+  member_added: TypeCompiler.Compile(MemberAddedOut),
+  member_removed: TypeCompiler.Compile(MemberRemovedOut),
+  group_updated: TypeCompiler.Compile(GroupUpdatedOut),
+  group_deleted: TypeCompiler.Compile(GroupDeletedOut),
 }
 
 function refused(t: Test, res: Reply, status: number, code: string, what: string) {

@@ -35,7 +35,7 @@ function strictValidators(app: FastifyInstance): Map<string, ValidateFunction> {
   const ajv = addFormats(new Ajv({ allErrors: true, strict: false }))
   const validators = new Map<string, ValidateFunction>()
   for (const [type, schema] of serverContext(app).realtime.serverFrames) {
-    validators.set(type, ajv.compile(strict(JSON.parse(JSON.stringify(schema as TSchema))) as object))
+    validators.set(type, ajv.compile(strict(JSON.parse(JSON.stringify(schema))) as object))
   }
   return validators
 }
@@ -184,7 +184,7 @@ t.test('every frame the server sends matches the schema registered for its type,
   const validators = strictValidators(app)
   const seen = new Set<string>()
   let checked = 0
-  for (const frame of sockets.all.flatMap((client) => client.frames) as Frame[]) {
+  for (const frame of sockets.all.flatMap<Frame>((client) => client.frames)) {
     seen.add(frame.type)
     const validate = validators.get(frame.type)
     if (!validate) {
@@ -192,7 +192,8 @@ t.test('every frame the server sends matches the schema registered for its type,
       continue
     }
     checked += 1
-    if (!(validate(frame) as boolean)) {
+    const valid: boolean = validate(frame)
+    if (!valid) {
       t.fail(`${frame.type} does not match its schema: ${JSON.stringify(validate.errors)} in ${JSON.stringify(frame)}`)
     }
   }
