@@ -1,7 +1,6 @@
 // Every frame the server sends, driven over real sockets, checked against the schema registered for its type
 // (`fastify.realtime.serverFrames`, the schemas `/asyncapi.json` publishes). The check is strict: a field the
 // schema does not declare fails it too, so the documented protocol and what is sent cannot drift apart.
-import type { TSchema } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifyInstance } from 'fastify'
