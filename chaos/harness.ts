@@ -47,7 +47,7 @@ export interface ChaosOptions {
 }
 
 /** The result of a run: the figures and, when anything went wrong, what. */
-export interface ChaosSummary {
+interface ChaosSummary {
   rounds: number
   /** Messages the server acknowledged (201 or `ack`), including unacknowledged sends acknowledged on retry. */
   acknowledged: number
@@ -89,7 +89,7 @@ export interface ChaosResult {
 }
 
 /** A small seeded generator (mulberry32), so a run's kill moments can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0

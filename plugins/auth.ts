@@ -9,7 +9,7 @@ import type { PasswordHashingOptions } from '../src/options.js'
 import type { AuthUser, TokenPayload } from './types.js'
 
 /** The only algorithm tokens are signed and accepted with: `alg: none` and others are refused. */
-export const JWT_ALGORITHM = 'HS256'
+const JWT_ALGORITHM = 'HS256'
 const JWT_NAMESPACE = 'chatserver'
 
 declare module 'fastify' {
@@ -19,7 +19,7 @@ declare module 'fastify' {
   }
 }
 
-export function createPasswordHasher(params: PasswordHashingOptions): PasswordHasher {
+function createPasswordHasher(params: PasswordHashingOptions): PasswordHasher {
   const options = { ...params, type: argon2.argon2id as 0 | 1 | 2 }
   let dummyHash: Promise<string> | undefined
   return {

@@ -170,7 +170,7 @@ function containsNul(node: unknown): boolean {
  * Refuses text with the NUL character before a query runs, as a 400: PostgreSQL's text cannot hold it
  * (its driver error would be a 500), and no name, message or search needs it. On both dialects alike.
  */
-export const refuseNulText: KyselyPlugin = {
+const refuseNulText: KyselyPlugin = {
   transformQuery({ node }): RootOperationNode {
     if (containsNul(node)) throw badRequest('VALIDATION_ERROR', 'Text may not contain the NUL character (\\u0000).')
     return node

@@ -4,13 +4,13 @@ import type { Hub, HubConnection, OutgoingFrame } from '../src/domain/ports.js'
 import './types.js'
 
 /** A conversation a message is stored in. */
-export type Conversation = 'group' | 'direct'
+type Conversation = 'group' | 'direct'
 
 /**
  * What the chat server measures. Each call costs a counter increment or a histogram observation; with
  * metrics off every call does nothing.
  */
-export interface ChatMetrics {
+interface ChatMetrics {
   /** The registry `/metrics` serves; undefined when metrics are off. */
   readonly registry: Registry | undefined
   /** A message was stored (a retried send that returned the original is not counted). */

@@ -11,7 +11,7 @@ import './types.js'
 type LimitHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 /** Hooks to spread into a route's options: `{ schema, ...fastify.chatRateLimits.send }`. */
-export interface RateLimitedRoute {
+interface RateLimitedRoute {
   onRequest?: LimitHook[]
   preHandler?: LimitHook[]
 }

@@ -43,7 +43,7 @@ const expiryOf = (user: AuthUser): number => (Number.isFinite(user.exp) ? user.e
  * survive a restart and reach every process on it) and mirrored in memory, so checking a token reads
  * nothing. This process sees its own revocations at once and the other processes' within one sync.
  */
-export class TokenGuard {
+class TokenGuard {
   private readonly list = new RevocationList()
   private readonly socketsByUser = new Map<number, Set<WatchedSocket>>()
   /** The highest revocation id read from the database: each sync reads the rows above it. */

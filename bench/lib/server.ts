@@ -18,7 +18,7 @@ export interface Listener {
 }
 
 /** One strong secret per run: every server start on the bench database accepts the tokens minted earlier. */
-export const JWT_SECRET = randomBytes(48).toString('base64url')
+const JWT_SECRET = randomBytes(48).toString('base64url')
 
 let starts = 0
 

@@ -48,5 +48,3 @@ export function errorResponses<const S extends readonly number[]>(...statuses: S
   }
   return responses
 }
-
-export const MessageOnly = Type.Object({ message: Type.String() })
