@@ -47,7 +47,7 @@ export interface ChaosOptions {
 }
 
 /** The result of a run: the figures and, when anything went wrong, what. */
-export interface ChaosSummary {
+interface ChaosSummary {
   rounds: number
   /** Messages the server acknowledged (201 or `ack`), including unacknowledged sends acknowledged on retry. */
   acknowledged: number
@@ -89,7 +89,7 @@ export interface ChaosResult {
 }
 
 /** A small seeded generator (mulberry32), so a run's kill moments can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0
@@ -353,7 +353,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let unacknowledged = 0
   let storedUnacknowledged = 0
   let roundsInterrupted = 0
-  let stored = 0
+  let stored: number
   let server: RunningServer = await startServer(options.server, env, logFile)
   try {
     const setup = await setUp(server.baseUrl, userCount)

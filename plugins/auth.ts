@@ -3,12 +3,12 @@ import jwt, { type JWT } from '@fastify/jwt'
 import argon2 from 'argon2'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { ChatError, unauthorized } from '../src/domain/errors.js'
+import { type ChatError, unauthorized } from '../src/domain/errors.js'
 import type { PasswordHasher, TokenIssuer } from '../src/domain/ports.js'
 import type { PasswordHashingOptions } from '../src/options.js'
 
 /** The only algorithm tokens are signed and accepted with: `alg: none` and others are refused. */
-export const JWT_ALGORITHM = 'HS256'
+const JWT_ALGORITHM = 'HS256'
 const JWT_NAMESPACE = 'chatserver'
 
 declare module 'fastify' {
@@ -50,7 +50,7 @@ interface TokenPayload {
   iat_ms?: number
 }
 
-export function createPasswordHasher(params: PasswordHashingOptions): PasswordHasher {
+function createPasswordHasher(params: PasswordHashingOptions): PasswordHasher {
   const options = { ...params, type: argon2.argon2id as 0 | 1 | 2 }
   let dummyHash: Promise<string> | undefined
   return {

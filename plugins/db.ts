@@ -77,7 +77,7 @@ function parseInt8(text: string): number {
 
 // Set on our pool only, never on pg's global parsers, so a host app's own pg use keeps its defaults.
 const int8AsNumber: pg.CustomTypesConfig = {
-  getTypeParser: (id, format) =>
+  getTypeParser: (id, format): unknown =>
     id === pg.types.builtins.INT8 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(id, format),
 }
 
@@ -142,6 +142,7 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   }
   const failed = results?.find((result) => result.status === 'Error')
   if (error) {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever a migration threw, as text
     const cause = error instanceof Error ? error.message : String(error)
     throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${cause}`, { cause: error })
   }
@@ -175,7 +176,7 @@ function containsNul(node: unknown): boolean {
  * Refuses text with the NUL character before a query runs, as a 400: PostgreSQL's text cannot hold it
  * (its driver error would be a 500), and no name, message or search needs it. On both dialects alike.
  */
-export const refuseNulText: KyselyPlugin = {
+const refuseNulText: KyselyPlugin = {
   transformQuery({ node }): RootOperationNode {
     if (containsNul(node)) throw badRequest('VALIDATION_ERROR', 'Text may not contain the NUL character (\\u0000).')
     return node

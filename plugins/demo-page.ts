@@ -11,15 +11,15 @@ import type { FastifyPluginAsync } from 'fastify'
 const here = dirname(fileURLToPath(import.meta.url))
 const built = import.meta.url.endsWith('.js')
 const packageRoot = resolve(here, built ? '../..' : '..')
-export const PAGE_DIR = join(packageRoot, 'demo')
-export const CLIENT_DIR = built ? resolve(here, '../src/client') : join(packageRoot, 'dist', 'src', 'client')
+const PAGE_DIR = join(packageRoot, 'demo')
+const CLIENT_DIR = built ? resolve(here, '../src/client') : join(packageRoot, 'dist', 'src', 'client')
 
 /**
  * The page runs only its own scripts, styles and icon, from this server, and talks only to this server (in
  * CSP Level 3, which every current browser implements, `'self'` also covers the same host's `ws:`/`wss:`).
  * No inline script or style, no plug-ins, no forms posted elsewhere, and no framing (clickjacking).
  */
-export const CONTENT_SECURITY_POLICY = [
+const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

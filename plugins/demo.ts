@@ -3,11 +3,11 @@ import type { DB } from '../src/database.js'
 import type { PasswordHasher } from '../src/domain/ports.js'
 
 /** The seed's default accounts; the walkthrough logs in as Ava and listens as Mike. */
-export const DEMO_USERS = [
+const DEMO_USERS = [
   { username: 'Ava', email: 'ava@temp.com', password: 'password' },
   { username: 'Mike', email: 'mike@temp.com', password: 'password' },
 ] as const
-export const DEMO_GROUP_NAME = 'General'
+const DEMO_GROUP_NAME = 'General'
 const DEMO_MARKER = 'demo_data_created_at'
 
 /**
@@ -15,7 +15,7 @@ const DEMO_MARKER = 'demo_data_created_at'
  * records that it happened, so restarts neither duplicate nor reset them, even if they were changed since.
  * Resolves the group's id when this call created the data, undefined otherwise.
  */
-export async function seedDemoData(db: DB, passwords: PasswordHasher): Promise<number | undefined> {
+async function seedDemoData(db: DB, passwords: PasswordHasher): Promise<number | undefined> {
   const marker = await db.selectFrom('app_meta').select('value').where('key', '=', DEMO_MARKER).executeTakeFirst()
   if (marker) return undefined
   const hashes = await Promise.all(DEMO_USERS.map((user) => passwords.hash(user.password)))

@@ -4,7 +4,7 @@ import type { ServerFrame } from '../src/schemas/frames/index.js'
 import type { Hub, HubConnection } from '../src/domain/ports.js'
 
 /** A conversation a message is stored in. */
-export type Conversation = 'group' | 'direct'
+type Conversation = 'group' | 'direct'
 
 /**
  * What the chat server measures. Each call costs a counter increment or a histogram observation; with
@@ -49,8 +49,8 @@ class MeteredHub implements Hub {
     private readonly hub: Hub,
     private readonly published: (seconds: number, delivered: number | void) => void,
   ) {
-    const { connected } = hub
-    if (connected) this.connected = () => connected.call(hub)
+    const connected = hub.connected?.bind(hub)
+    if (connected) this.connected = connected
   }
 
   attach(connection: HubConnection): () => void {

@@ -10,7 +10,7 @@ import type { RateLimit } from '../src/options.js'
 type LimitHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 /** Hooks to spread into a route's options: `{ schema, ...fastify.chatRateLimits.send }`. */
-export interface RateLimitedRoute {
+interface RateLimitedRoute {
   onRequest?: LimitHook[]
   preHandler?: LimitHook[]
 }

@@ -3,13 +3,13 @@
 import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
 
-export const CHROMIUM_PATH = '/usr/bin/chromium'
+const CHROMIUM_PATH = '/usr/bin/chromium'
 
 /**
  * Running as root needs `--no-sandbox`; there is no GPU. Chromium's own background traffic (updates, sync,
  * QUIC probes) goes nowhere on a closed network and only slows the start, so it is turned off.
  */
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

@@ -8,7 +8,7 @@ import { envSchema } from 'env-schema'
 const RateLimitVariable = Type.String({ pattern: '^\\s*(off|false|\\d+\\s*/\\s*\\d+\\s*(ms|s|m|h))\\s*$' })
 
 /** The environment variables the server reads (the original project's names kept). */
-export const EnvSchema = Type.Object({
+const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
     default: 'development',
   }),
@@ -75,10 +75,10 @@ export function serverSettings(env: Env) {
   return { port: env.PORT ?? env.SERVER_PORT ?? DEFAULT_PORT, host: env.HOST, logLevel: env.LOG_LEVEL }
 }
 
-export const MIN_SECRET_LENGTH = 32
+const MIN_SECRET_LENGTH = 32
 
 /** A secret is weak when it is short or made of few distinct characters. */
-export function isWeakSecret(secret: string): boolean {
+function isWeakSecret(secret: string): boolean {
   return secret.length < MIN_SECRET_LENGTH || new Set(secret).size < 10
 }
 

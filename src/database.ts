@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Kysely, Selectable } from 'kysely'
+import type { Generated, Kysely, Selectable } from 'kysely'
 
 /**
  * The one description of every table. Times are ISO-8601 UTC strings written by the server,
@@ -103,7 +103,4 @@ export interface TokenRevocationsTable {
 }
 
 export type DB = Kysely<Database>
-export type UserRow = Selectable<UsersTable>
-export type GroupRow = Selectable<GroupsTable>
 export type MessageRow = Selectable<MessagesTable>
-export type NewMessageRow = Insertable<MessagesTable>

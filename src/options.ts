@@ -169,16 +169,16 @@ export interface RedisSettings {
   presenceExpiryMs: number
 }
 
-export const DEFAULT_REDIS_SETTINGS: Readonly<Omit<RedisSettings, 'url'>> = {
+const DEFAULT_REDIS_SETTINGS: Readonly<Omit<RedisSettings, 'url'>> = {
   channelPrefix: 'chatserver',
   announceIntervalMs: 5_000,
   presenceExpiryMs: 15_000,
 }
 
-export const DEFAULT_BODY_LIMIT = 64 * 1024
-export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024
+const DEFAULT_BODY_LIMIT = 64 * 1024
+const DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 export const OWASP_ARGON2ID: PasswordHashingOptions = { memoryCost: 19_456, timeCost: 2, parallelism: 1 }
-export const DEFAULT_REVOCATION_SYNC_MS = 1000
+const DEFAULT_REVOCATION_SYNC_MS = 1000
 
 function resolveRevocationSyncMs(value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {

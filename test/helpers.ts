@@ -62,7 +62,7 @@ export async function testDb(t: Teardown): Promise<Kysely<Database>> {
 }
 
 /** Whether the test PostgreSQL answers within a few seconds. */
-export async function postgresReachable(url = TEST_DATABASE_URL): Promise<boolean> {
+async function postgresReachable(url = TEST_DATABASE_URL): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
   try {
     await client.connect()

@@ -74,7 +74,7 @@ if (page)
     '/v1/groups/:id/messages',
     async (request) => {
       const limit = Number(request.query.limit ?? 50)
-      const rows = page!.all(
+      const rows = page.all(
         Number(request.params.id),
         Number(request.query.before_id ?? Number.MAX_SAFE_INTEGER),
         limit + 1,

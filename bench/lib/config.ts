@@ -22,7 +22,7 @@ function list(name: string, full: number[], small: number[]): number[] {
   })
 }
 
-export const SCENARIOS = ['fanout', 'scaleout', 'send', 'idle', 'history', 'login'] as const
+const SCENARIOS = ['fanout', 'scaleout', 'send', 'idle', 'history', 'login'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 function only(): Set<ScenarioName> {

@@ -4,7 +4,7 @@
  * recording is one array increment: cheap enough for every delivery of a fan-out.
  * (autocannon's own histogram rounds to whole milliseconds, too coarse for 2 ms targets.)
  */
-export const BUCKET_MS = 0.01
+const BUCKET_MS = 0.01
 const BUCKETS = 1_000_000
 
 /** What crosses process boundaries: the non-empty buckets only. */

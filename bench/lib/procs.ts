@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { IpcClient, type Api } from './ipc.js'
 
 /** dist/bench (where the compiled scripts live) and the repository root. */
-export const benchDist = dirname(dirname(fileURLToPath(import.meta.url)))
+const benchDist = dirname(dirname(fileURLToPath(import.meta.url)))
 export const repoRoot = resolve(benchDist, '..', '..')
 export const benchScript = (relative: string) => join(benchDist, relative)
 

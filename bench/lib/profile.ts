@@ -16,7 +16,7 @@ interface CpuProfile {
   timeDeltas: number[]
 }
 
-export interface ProfileEntry {
+interface ProfileEntry {
   self_pct: number
   name: string
 }

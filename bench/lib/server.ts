@@ -18,7 +18,7 @@ export interface Listener {
 }
 
 /** One strong secret per run: every server start on the bench database accepts the tokens minted earlier. */
-export const JWT_SECRET = randomBytes(48).toString('base64url')
+const JWT_SECRET = randomBytes(48).toString('base64url')
 
 let starts = 0
 
@@ -42,7 +42,7 @@ async function listen(
     await waitForHttp(`${url}/ping`, child)
   } catch (error) {
     await stopProcess(child, 1000)
-    throw new Error(`${name} did not start: ${(error as Error).message}\n${tail(logFile)}`)
+    throw new Error(`${name} did not start: ${(error as Error).message}\n${tail(logFile)}`, { cause: error })
   }
   return {
     name,

@@ -99,8 +99,8 @@ export async function scaleout(ctx: BenchContext): Promise<void> {
   const count = Math.ceil(config.fanout.messages / rounds)
   const oneRuns: RunFigures[] = []
   const twoRuns: RunFigures[] = []
-  let connectTwo = 0
-  let warnings = 0
+  let connectTwo: number
+  let warnings: number
   try {
     const env = {
       DATABASE_URL: databaseUrl,

@@ -119,7 +119,9 @@ export class RedisHub implements Hub {
       this.publisher.disconnect()
       this.subscriber.disconnect()
       const where = this.settings.url.replace(/\/\/[^@/]*@/, '//')
-      throw new Error(`Redis is unreachable at ${where}: ${error instanceof Error ? error.message : String(error)}`)
+      throw new Error(`Redis is unreachable at ${where}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      })
     }
     this.subscribed = true
     this.timer = setInterval(() => this.tick(), this.settings.announceIntervalMs)

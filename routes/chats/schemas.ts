@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { ChatSummary, ConversationFields } from '../../src/schemas/chat.js'
-import { errorResponses, Id, Nullable, Timestamp } from '../../src/schemas/common.js'
-import { Message } from '../../src/schemas/message.js'
+import { errorResponses, Id } from '../../src/schemas/common.js'
 import { UserPage, UserPageQuery, UserWithChatInfo } from '../../src/schemas/user.js'
 
 const bearer = [{ bearerAuth: [] }]

@@ -1,4 +1,4 @@
-import type { Message, MessageInput, MessageKind } from '../schemas/message.js'
+import type { Message, MessageInput } from '../schemas/message.js'
 import { badRequest, notFound, userNotFound } from './errors.js'
 import { withReactionCounts } from './message-actions.js'
 import {
@@ -23,14 +23,13 @@ export interface DirectPorts {
   hub: Hub
 }
 
-export type DeliveryState = NonNullable<Message['status']>
+type DeliveryState = NonNullable<Message['status']>
 
 /** The conversation key of two users, "<lower id>:<higher id>", the same from either side. */
 export const directPair = (userId: number, peerId: number) =>
   userId < peerId ? `${userId}:${peerId}` : `${peerId}:${userId}`
 
-export const cannotMessageSelf = () =>
-  badRequest('CANNOT_MESSAGE_SELF', 'You cannot send a direct message to yourself.')
+const cannotMessageSelf = () => badRequest('CANNOT_MESSAGE_SELF', 'You cannot send a direct message to yourself.')
 
 /** A stored direct message as a socket frame. */
 export function directMessageFrame(message: Message): DirectMessageOut {

@@ -21,7 +21,7 @@ export const MAX_EMOJI_BYTES = 32
 export const EMOJI_PATTERN = '^[^\\s\\p{Cc}]+$'
 const emojiPattern = new RegExp(EMOJI_PATTERN, 'u')
 
-export const messageNotFound = () => notFound('MESSAGE_NOT_FOUND', 'No message has that id.')
+const messageNotFound = () => notFound('MESSAGE_NOT_FOUND', 'No message has that id.')
 const messageDeleted = () => conflict('MESSAGE_DELETED', 'That message has been deleted.')
 
 /** Owners and admins moderate a group: they may delete anyone's message in it. */
@@ -44,7 +44,7 @@ async function conversationMembers(groups: GroupStore, message: Message): Promis
  * The message and the users of its conversation, when the caller is one of them. An unknown
  * message and one the caller cannot see are refused alike with 404, so existence does not leak.
  */
-export async function findVisibleMessage(
+async function findVisibleMessage(
   ports: { groups: GroupStore; messages: MessageStore },
   callerId: number,
   messageId: number,
@@ -114,7 +114,7 @@ export async function deleteMessage(
  * An emoji as stored: NFC-normalized, so the same emoji typed two ways is one reaction. Refuses an
  * empty one, one with whitespace or control characters, and one over the length limits (400).
  */
-export function normalizeEmoji(raw: string): string {
+function normalizeEmoji(raw: string): string {
   const emoji = raw.normalize('NFC')
   if (!emojiPattern.test(emoji)) {
     throw badRequest('VALIDATION_ERROR', 'emoji: must be non-empty, without whitespace or control characters.')

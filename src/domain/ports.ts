@@ -7,7 +7,7 @@ import type { User } from '../schemas/user.js'
 // The ports the domain talks to. Plugins provide the implementations (Kysely stores, the hub,
 // argon2, JWT); the domain knows only these shapes.
 
-export interface UserWithHash extends User {
+interface UserWithHash extends User {
   password_hash: string
 }
 
@@ -181,7 +181,7 @@ export interface ReactionStore {
   remove(messageId: number, userId: number, emoji: string): Promise<'removed' | 'none' | 'deleted'>
 }
 
-export interface NewDirectMessage extends Omit<NewMessage, 'groupId'> {
+interface NewDirectMessage extends Omit<NewMessage, 'groupId'> {
   recipientId: number
   status: 'SENT' | 'PENDING'
 }

@@ -3,9 +3,9 @@ import { conversationOf, otherParticipants, type Conversation, type Conversation
 import type { GroupStore, Hub, UserStore } from './ports.js'
 
 /** How long a `start` lasts without a renewal before the server announces `stop` by itself. */
-export const TYPING_TTL_MS = 6_000
+const TYPING_TTL_MS = 6_000
 /** A sender's repeated `start`s into one conversation are forwarded at most this often. */
-export const TYPING_THROTTLE_MS = 2_000
+const TYPING_THROTTLE_MS = 2_000
 
 interface TypingEntry {
   lastForwarded: number

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
 /** `T` or JSON null; rendered as `anyOf` so OpenAPI 3.1 and the serializer agree. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
@@ -20,6 +20,7 @@ export const ErrorBody = Type.Object(
   },
   { title: 'Error' },
 )
+export type ErrorBody = Static<typeof ErrorBody>
 
 /** What each error status means, as the OpenAPI document describes it. */
 const ERROR_MEANINGS: Record<number, string> = {
@@ -47,5 +48,3 @@ export function errorResponses<const S extends readonly number[]>(...statuses: S
   }
   return responses
 }
-
-export const MessageOnly = Type.Object({ message: Type.String() })

@@ -15,9 +15,9 @@ export const DeliveryStatus = Type.Union([
 ])
 
 /** Limits on what a client may send; the request schemas and the socket frames share them. */
-export const MAX_CONTENT_LENGTH = 16_000
-export const MAX_URL_LENGTH = 2_048
-export const MAX_CLIENT_MSG_ID_LENGTH = 128
+const MAX_CONTENT_LENGTH = 16_000
+const MAX_URL_LENGTH = 2_048
+const MAX_CLIENT_MSG_ID_LENGTH = 128
 
 /** How many users reacted to a message with one emoji. */
 export const ReactionCount = Type.Object(

@@ -9,10 +9,10 @@ function counted(t: Test) {
   sqlite.exec('insert into numbers values (1), (2), (3)')
   const prepared: string[] = []
   const prepare = sqlite.prepare.bind(sqlite)
-  sqlite.prepare = ((sql: string) => {
+  sqlite.prepare = (sql: string) => {
     prepared.push(sql)
     return prepare(sql)
-  }) as typeof sqlite.prepare
+  }
   return { sqlite, prepared }
 }
 

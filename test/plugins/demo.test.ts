@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { buildApp, type BuildAppOptions } from '../../src/app.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { register, tempDir, TEST_SECRET } from '../helpers.js'
 
 interface Session {
@@ -25,11 +26,6 @@ interface MembersBody {
 interface GroupsBody {
   groups: Array<{ id: number; name: string; owner_id: number; role?: string }>
   count: number
-}
-
-interface ErrorBody {
-  code: string
-  statusCode: number
 }
 
 const GROUP_ID = 1

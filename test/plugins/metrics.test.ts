@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import promClient from 'prom-client'
 import t from 'tap'
 import { chatServer } from '../../src/plugin.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { build, Client, createGroup, listen, register, settle, tempDir, TEST_SECRET } from '../helpers.js'
 
 /** The samples of a Prometheus text page: `name{labels}` (labels as printed) to value. */
@@ -125,7 +126,7 @@ t.test('metrics can be turned off with METRICS=false or the metrics option', asy
     const app = await build(t, options)
     const res = await app.inject({ method: 'GET', url: '/metrics' })
     t.equal(res.statusCode, 404, `${how}: no /metrics`)
-    t.equal(res.json<{ code: string }>().code, 'ROUTE_NOT_FOUND')
+    t.equal(res.json<ErrorBody>().code, 'ROUTE_NOT_FOUND')
     const doc = await app.inject({ method: 'GET', url: '/docs/json' })
     t.notOk('/metrics' in doc.json<{ paths: Record<string, unknown> }>().paths, `${how}: not in the document`)
     // Everything else still works without them.

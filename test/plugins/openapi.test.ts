@@ -3,6 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
 import t, { type Test } from 'tap'
 import { chatServer } from '../../src/plugin.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { build, register, tempDir, TEST_SECRET } from '../helpers.js'
 
 interface MediaType {
@@ -183,7 +184,7 @@ t.test('routes that need a token say so, and only those', async (t) => {
     const url = path.replace(/\{[^}]+\}/g, '1')
     const body = ['POST', 'PATCH', 'PUT', 'DELETE'].includes(method) && operation.requestBody ? { payload: {} } : {}
     const res = await app.inject({ method: method as 'GET', url, ...body })
-    const refused = res.statusCode === 401 && res.json<{ code: string }>().code === 'MISSING_TOKEN'
+    const refused = res.statusCode === 401 && res.json<ErrorBody>().code === 'MISSING_TOKEN'
     if (path === '/ws') {
       t.ok(refused, 'the socket refuses a request without a token')
       t.ok(

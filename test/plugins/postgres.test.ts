@@ -67,7 +67,7 @@ async function rows(text: string, values: unknown[] = []): Promise<unknown[]> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
-    return (await client.query(text, values)).rows
+    return (await client.query<Record<string, unknown>>(text, values)).rows
   } finally {
     await client.end()
   }
@@ -227,7 +227,8 @@ t.test('int8 as a number is our pool’s setting: pg’s global parsers stay as 
     'past 2^53: refused, not rounded',
   )
 
-  t.equal(pg.types.getTypeParser(pg.types.builtins.INT8)('5'), '5', 'the global int8 parser still gives strings')
+  const globalInt8 = pg.types.getTypeParser(pg.types.builtins.INT8) as (text: string) => unknown
+  t.equal(globalInt8('5'), '5', 'the global int8 parser still gives strings')
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   t.teardown(() => client.end())

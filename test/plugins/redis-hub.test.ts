@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { RedisHub, SERVICE_RESTART } from '../../plugins/hub/redis-hub.js'
 import type { ChatServerOptions } from '../../src/options.js'
 import { resolveConfig } from '../../src/options.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import {
   build,
   Client,
@@ -381,5 +382,5 @@ t.test('a rate limit holds across instances: their counters are kept in Redis', 
   const refused = await send(b, 'a fourth')
   t.equal(refused.statusCode, 429, 'the fourth is refused, on the instance that had seen only one')
   t.ok(Number(refused.headers['retry-after']) > 0, 'with Retry-After')
-  t.equal(refused.json<{ code: string }>().code, 'RATE_LIMITED')
+  t.equal(refused.json<ErrorBody>().code, 'RATE_LIMITED')
 })

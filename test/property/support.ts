@@ -152,7 +152,7 @@ const NASTY_NUMBERS = [
 ]
 
 /** One character or short sequence repeated into a string of 1,000 to `maxChars` characters. */
-export function hugeString(maxChars: number): Arbitrary<string> {
+function hugeString(maxChars: number): Arbitrary<string> {
   return fc
     .tuple(
       fc.constantFrom('a', 'é', '😀', '\u0000', '\uD800', ' ', 'ab\n', '👨‍👩‍👧'),
@@ -271,13 +271,11 @@ function patternString(pattern: string): Arbitrary<string> | undefined {
 }
 
 /** An object with every required property and a random subset of the optional ones, all valid. */
-export function validObject(schema: JsonSchema, pools: Pools): Arbitrary<Record<string, unknown>> {
+function validObject(schema: JsonSchema, pools: Pools): Arbitrary<Record<string, unknown>> {
   const properties = schema.properties ?? {}
   const model: Record<string, Arbitrary<unknown>> = {}
   for (const [key, property] of Object.entries(properties)) model[key] = validValue(property, key, pools)
-  return fc.record(model, { requiredKeys: (schema.required ?? []).filter((key) => key in model) }) as Arbitrary<
-    Record<string, unknown>
-  >
+  return fc.record(model, { requiredKeys: (schema.required ?? []).filter((key) => key in model) })
 }
 
 /** A value of the wrong type, out of range, too long, too short, or otherwise nasty for this schema. */

@@ -38,7 +38,7 @@ const parser = new Parser()
 async function parseErrors(document: unknown): Promise<string[]> {
   const { diagnostics } = await parser.parse(JSON.stringify(document))
   return diagnostics
-    .filter((diagnostic) => diagnostic.severity <= WARNING)
+    .filter((diagnostic) => (diagnostic.severity as number) <= WARNING)
     .map((diagnostic) => `${diagnostic.code}: ${diagnostic.message} at ${diagnostic.path.join('.')}`)
 }
 

@@ -1,15 +1,7 @@
 import t from 'tap'
+import type { ChatSummary as Chat } from '../../src/schemas/chat.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { build, Client, createGroup, listen, register, settle } from '../helpers.js'
-
-type Chat = {
-  chat: string
-  group_id?: number
-  user_id?: number
-  name: string
-  unread_count: number
-  last_message: { id: number; content: string } | null
-  last_read_id: number
-}
 
 const post = async (
   app: Awaited<ReturnType<typeof build>>,
@@ -95,10 +87,13 @@ t.test('a read marker only moves forward and only within a conversation the call
   const mark = (auth: { authorization: string }, payload: unknown) =>
     app.inject({ method: 'POST', url: '/v1/chats/read', headers: auth, payload: payload as Record<string, unknown> })
 
-  t.equal((await mark(mike.auth, { group_id: groupId, message_id: second })).json().last_read_id, second)
+  t.equal(
+    (await mark(mike.auth, { group_id: groupId, message_id: second })).json<{ last_read_id: number }>().last_read_id,
+    second,
+  )
   const back = await mark(mike.auth, { group_id: groupId, message_id: first })
   t.equal(back.statusCode, 200)
-  t.equal(back.json().last_read_id, second, 'moving back leaves the marker where it was')
+  t.equal(back.json<{ last_read_id: number }>().last_read_id, second, 'moving back leaves the marker where it was')
 
   const refusals: Array<[unknown, number, string]> = [
     [{ group_id: groupId }, 400, 'VALIDATION_ERROR'],
@@ -112,11 +107,11 @@ t.test('a read marker only moves forward and only within a conversation the call
   for (const [payload, status, code] of refusals) {
     const res = await mark(mike.auth, payload)
     t.equal(res.statusCode, status, JSON.stringify(payload))
-    t.equal(res.json().code, code)
+    t.equal(res.json<ErrorBody>().code, code)
   }
   const intruder = await mark(outsider.auth, { group_id: groupId, message_id: first })
   t.equal(intruder.statusCode, 403)
-  t.equal(intruder.json().code, 'NOT_A_MEMBER')
+  t.equal(intruder.json<ErrorBody>().code, 'NOT_A_MEMBER')
   const list = (await app.inject({ method: 'GET', url: '/v1/chats', headers: mike.auth })).json<{ chats: Chat[] }>()
   t.equal(list.chats.find((c) => c.group_id === groupId)?.last_read_id, second, 'no refusal moved the marker')
   t.equal((await app.inject({ method: 'GET', url: '/v1/chats' })).statusCode, 401)
@@ -195,7 +190,7 @@ t.test('typing reaches the other members, is throttled, never stored, and refuse
   )
 
   const history = await app.inject({ method: 'GET', url: `/v1/groups/${groupId}/messages`, headers: ava.auth })
-  t.equal(history.json().count, 0, 'typing is never stored')
+  t.equal(history.json<{ count: number }>().count, 0, 'typing is never stored')
 })
 
 t.test('presence: contacts hear when a user comes online and goes offline, once per change', async (t) => {
@@ -238,7 +233,7 @@ t.test('presence: contacts hear when a user comes online and goes offline, once 
 
   const hidden = await app.inject({ method: 'GET', url: `/v1/users/${ava.id}/presence`, headers: stranger.auth })
   t.equal(hidden.statusCode, 403)
-  t.equal(hidden.json().code, 'NOT_A_CONTACT')
+  t.equal(hidden.json<ErrorBody>().code, 'NOT_A_CONTACT')
   t.equal((await app.inject({ method: 'GET', url: '/v1/users/999999/presence', headers: mike.auth })).statusCode, 404)
   t.equal((await app.inject({ method: 'GET', url: '/v1/users/abc/presence', headers: mike.auth })).statusCode, 400)
 })
@@ -310,7 +305,7 @@ t.test(
       payload: { user_id: ava.id, message_id: second },
     })
     t.equal(zoeRead.statusCode, 404, 'a third user cannot mark someone else’s conversation')
-    t.equal(zoeRead.json().code, 'MESSAGE_NOT_FOUND')
+    t.equal(zoeRead.json<ErrorBody>().code, 'MESSAGE_NOT_FOUND')
 
     avaSocket.send({ type: 'typing', user_id: mike.id, state: 'start' })
     t.match(await mikeSocket.waitFor((f) => f.type === 'typing'), { user_id: ava.id, state: 'start' })

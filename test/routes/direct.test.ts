@@ -5,25 +5,10 @@ import { createStores } from '../../plugins/store/index.js'
 import { buildApp } from '../../src/app.js'
 import { markDirectRead, postDirectMessage } from '../../src/domain/direct.js'
 import type { Hub, HubConnection } from '../../src/domain/ports.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import type { ServerFrame } from '../../src/schemas/frames/index.js'
+import type { Message as DirectMessage } from '../../src/schemas/message.js'
 import { Client, createGroup, listen, register, settle, testDb, TEST_SECRET, type Account } from '../helpers.js'
-
-interface DirectMessage {
-  id: number
-  sender_id: number
-  recipient_id: number
-  group_id?: number
-  kind: string
-  content: string
-  media_url: string | null
-  reply_to_id: number | null
-  client_msg_id: string | null
-  timestamp: string
-  edited_at: string | null
-  deleted: boolean
-  status: 'SENT' | 'PENDING' | 'DELIVERED' | 'READ'
-  reactions?: Array<{ emoji: string; count: number }>
-}
 
 interface DirectHistory {
   user_id: number
@@ -32,12 +17,6 @@ interface DirectHistory {
   has_more: boolean
   next_before_id: number | null
   next_after_id: number | null
-}
-
-interface ErrorBody {
-  error: string
-  code: string
-  statusCode: number
 }
 
 const UNKNOWN_ID = 999_999

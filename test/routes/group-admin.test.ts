@@ -1,15 +1,10 @@
-import { FormatRegistry, type TSchema } from '@sinclair/typebox'
+import { FormatRegistry } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { GroupDeletedOut, GroupUpdatedOut, MemberAddedOut, MemberRemovedOut } from '../../src/schemas/frames/index.js'
 import { build, Client, createGroup, listen, register, settle, testDb, type Account, type Frame } from '../helpers.js'
-
-interface ErrorBody {
-  error: string
-  code: string
-  statusCode: number
-}
 
 type TestDb = Awaited<ReturnType<typeof buildWithDb>>['db']
 type Reply = { statusCode: number; json<T>(): T }
@@ -22,10 +17,10 @@ if (!FormatRegistry.Has('date-time')) {
   FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value))
 }
 const checkers = {
-  member_added: TypeCompiler.Compile(MemberAddedOut as TSchema),
-  member_removed: TypeCompiler.Compile(MemberRemovedOut as TSchema),
-  group_updated: TypeCompiler.Compile(GroupUpdatedOut as TSchema),
-  group_deleted: TypeCompiler.Compile(GroupDeletedOut as TSchema),
+  member_added: TypeCompiler.Compile(MemberAddedOut),
+  member_removed: TypeCompiler.Compile(MemberRemovedOut),
+  group_updated: TypeCompiler.Compile(GroupUpdatedOut),
+  group_deleted: TypeCompiler.Compile(GroupDeletedOut),
 }
 
 function refused(t: Test, res: Reply, status: number, code: string, what: string) {
@@ -161,7 +156,7 @@ async function noMembershipFrames(t: Test, sockets: Setup['sockets'], what: stri
 }
 
 t.test('the owner renames the group and every member’s sockets get group_updated', async (t) => {
-  const { app, db, ava, mike, zoe, bob, groupId, sockets } = await setup(t)
+  const { app, ava, mike, zoe, bob, groupId, sockets } = await setup(t)
 
   const res = await rename(app, ava, groupId, { name: '  Renamed crew ' })
   t.equal(res.statusCode, 200)
@@ -654,7 +649,7 @@ t.test('removal refusals: wrong role, the owner, unknown members; nothing change
 })
 
 t.test('adding a member announces member_added to every member, the new one included', async (t) => {
-  const { app, db, port, ava, mike, zoe, bob, groupId, sockets } = await setup(t)
+  const { app, port, ava, mike, zoe, bob, groupId, sockets } = await setup(t)
   const bobPhone = await Client.connect(t, port, bob.token)
 
   const res = await app.inject({

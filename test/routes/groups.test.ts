@@ -1,35 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
+import type { ErrorBody } from '../../src/schemas/common.js'
+import type { Group as GroupBody, GroupMember as MemberDetail } from '../../src/schemas/group.js'
 import { build, createGroup, register, type Account } from '../helpers.js'
-
-interface GroupBody {
-  id: number
-  group_id: number
-  name: string
-  owner_id: number
-  created_at: string
-  member_count: number
-  role?: string
-}
-
-interface MemberDetail {
-  user_id: number
-  username: string
-  role: string
-  joined_at: string
-}
 
 interface MembersBody {
   group_id: number
   members: number[]
   member_details: MemberDetail[]
   count: number
-}
-
-interface ErrorBody {
-  error: string
-  code: string
-  statusCode: number
 }
 
 const UNKNOWN_ID = 999_999

@@ -22,7 +22,7 @@ t.test('liveness and readiness', async (t) => {
 t.test('an instance that lost its broker reports 503 until it is back', async (t) => {
   const hub = new BrokeredHub()
   const app = await build(t, { hub })
-  t.equal((await app.inject('/health/ready')).json().broker, 'ok')
+  t.equal((await app.inject('/health/ready')).json<{ broker: string }>().broker, 'ok')
   hub.up = false
   const down = await app.inject('/health/ready')
   t.equal(down.statusCode, 503)

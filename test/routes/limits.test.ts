@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { DEFAULT_MAX_GROUP_MEMBERS, DEFAULT_RATE_LIMITS, resolveConfig } from '../../src/options.js'
 import { chatServer } from '../../src/plugin.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { build, Client, createGroup, listen, register, settle, tempDir, TEST_SECRET, type Account } from '../helpers.js'
 
 const FAR = '10.1.1.1'
@@ -77,7 +78,7 @@ t.test('register is limited per client address: 429 with Retry-After, other addr
   })
   assertRateLimited(t, refused, 'the third sign-up from one address')
   const login = await logIn(app, ELSEWHERE, `${refusedName}@example.com`)
-  t.equal(login.json().code, 'INVALID_CREDENTIALS', 'the refused sign-up created no account')
+  t.equal(login.json<ErrorBody>().code, 'INVALID_CREDENTIALS', 'the refused sign-up created no account')
 
   t.equal((await signUp(app, ELSEWHERE)).statusCode, 201, 'another address still signs up')
   t.equal((await signUp(app, FAR)).statusCode, 429, 'the first address stays refused')
@@ -155,7 +156,7 @@ t.test('sends are limited per user, group and direct together; a refused send st
     url: `/v1/messages/group/${groupId}`,
     payload: { content: 'anon' },
   })
-  t.equal(unauthenticated.json().code, 'MISSING_TOKEN', 'a send without a token is refused before the limit')
+  t.equal(unauthenticated.json<ErrorBody>().code, 'MISSING_TOKEN', 'a send without a token is refused before the limit')
 })
 
 t.test('a send refused by the limit is not delivered to the group’s sockets', async (t) => {
@@ -377,13 +378,13 @@ t.test('a full group refuses a new member with 409 GROUP_FULL and changes nothin
     'the members are unchanged',
   )
   const bobsGroups = await app.inject({ method: 'GET', url: '/v1/groups', headers: bob.auth })
-  t.same(bobsGroups.json().groups, [], 'bob is in no group')
+  t.same(bobsGroups.json<{ groups: unknown[] }>().groups, [], 'bob is in no group')
   const posted = await sendToGroup(app, bob, groupId, 'let me in')
-  t.equal(posted.json().code, 'NOT_A_MEMBER', 'bob cannot post to it')
+  t.equal(posted.json<ErrorBody>().code, 'NOT_A_MEMBER', 'bob cannot post to it')
 
   const again = await addMember(app, ava, groupId, mike)
   t.equal(again.statusCode, 200, 'adding an existing member of a full group is still fine')
-  t.equal(again.json().added, false)
+  t.equal(again.json<{ added: boolean }>().added, false)
 
   await settle()
   t.notOk(
@@ -395,7 +396,7 @@ t.test('a full group refuses a new member with 409 GROUP_FULL and changes nothin
   t.equal(left.statusCode, 200, 'zoe leaves')
   const added = await addMember(app, ava, groupId, bob)
   t.equal(added.statusCode, 200, 'with room again, bob is added')
-  t.equal(added.json().added, true)
+  t.equal(added.json<{ added: boolean }>().added, true)
   await bobSocket.waitFor((f) => f.type === 'member_added' && f.user_id === bob.id)
 })
 
@@ -413,5 +414,5 @@ t.test('MAX_GROUP_MEMBERS sets the group size', async (t) => {
   const groupId = await createGroup(app, ava, [mike])
   const res = await addMember(app, ava, groupId, zoe)
   t.equal(res.statusCode, 409)
-  t.equal(res.json().code, 'GROUP_FULL')
+  t.equal(res.json<ErrorBody>().code, 'GROUP_FULL')
 })

@@ -1,19 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
+import type { ErrorBody } from '../../src/schemas/common.js'
+import type { User as UserBody } from '../../src/schemas/user.js'
 import { build, register, type Account } from '../helpers.js'
-
-interface UserBody {
-  id: number
-  username: string
-  email: string
-  created_at: string
-}
-
-interface ErrorBody {
-  error: string
-  code: string
-  statusCode: number
-}
 
 type Reply = { statusCode: number; body: string; json<T>(): T }
 

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { ChatServerOptions } from '../../src/options.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import {
   build,
   type Account,
@@ -49,7 +50,7 @@ t.test('a member removed or added through another process can post, and receives
   t.equal(removed.statusCode, 200, 'B removes Mike')
   const refused = await post(a, groupId, mike, 'still here?')
   t.equal(refused.statusCode, 403, 'A refuses his post at once')
-  t.equal(refused.json<{ code: string }>().code, 'NOT_A_MEMBER')
+  t.equal(refused.json<ErrorBody>().code, 'NOT_A_MEMBER')
   t.equal((await post(a, groupId, ava, 'after removal')).statusCode, 201)
   await post(a, groupId, ava, 'marker')
   await settle()

@@ -5,25 +5,10 @@ import type { Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import { createStores, type Stores } from '../../plugins/store/index.js'
 import type { Database } from '../../src/database.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { MessageDeletedOut, MessageUpdatedOut, ReactionOut } from '../../src/schemas/frames/index.js'
+import type { Message as StoredMessage } from '../../src/schemas/message.js'
 import { build, Client, createGroup, listen, register, settle, testDb, type Account, type Frame } from '../helpers.js'
-
-interface StoredMessage {
-  id: number
-  group_id?: number
-  recipient_id?: number
-  sender_id: number
-  kind: string
-  content: string
-  media_url: string | null
-  reply_to_id: number | null
-  client_msg_id: string | null
-  timestamp: string
-  edited_at: string | null
-  deleted: boolean
-  status?: string
-  reactions?: Array<{ emoji: string; count: number }>
-}
 
 interface ReactionBody {
   message_id: number
@@ -31,12 +16,6 @@ interface ReactionBody {
   user_id: number
   action: string
   counts: Array<{ emoji: string; count: number }>
-}
-
-interface ErrorBody {
-  error: string
-  code: string
-  statusCode: number
 }
 
 type Response = Awaited<ReturnType<FastifyInstance['inject']>>

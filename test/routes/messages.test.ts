@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
+import type { ErrorBody } from '../../src/schemas/common.js'
+import type { Message as StoredMessage } from '../../src/schemas/message.js'
 import { build, createGroup, register, type Account } from '../helpers.js'
 
 t.test('a member posts to a group and reads it back', async (t) => {
@@ -15,7 +17,7 @@ t.test('a member posts to a group and reads it back', async (t) => {
     payload: { content: 'hello' },
   })
   t.equal(res.statusCode, 201)
-  const message = res.json()
+  const message = res.json<StoredMessage>()
   t.match(message, { group_id: groupId, sender_id: mike.id, content: 'hello', kind: 'text', deleted: false })
   t.ok(Number.isInteger(message.id) && message.id > 0, 'has an id')
   t.ok(!Number.isNaN(Date.parse(message.timestamp)), 'has an ISO timestamp')
@@ -23,24 +25,10 @@ t.test('a member posts to a group and reads it back', async (t) => {
   const history = await app.inject({ method: 'GET', url: `/v1/groups/${groupId}/messages`, headers: ava.auth })
   t.equal(history.statusCode, 200)
   t.same(
-    history.json().messages.map((m: { id: number }) => m.id),
+    history.json<HistoryBody>().messages.map((m: { id: number }) => m.id),
     [message.id],
   )
 })
-
-interface StoredMessage {
-  id: number
-  group_id: number
-  sender_id: number
-  kind: string
-  content: string
-  media_url: string | null
-  reply_to_id: number | null
-  client_msg_id: string | null
-  timestamp: string
-  edited_at: string | null
-  deleted: boolean
-}
 
 interface HistoryBody {
   group_id: number
@@ -49,12 +37,6 @@ interface HistoryBody {
   has_more: boolean
   next_before_id: number | null
   next_after_id: number | null
-}
-
-interface ErrorBody {
-  error: string
-  code: string
-  statusCode: number
 }
 
 const UNKNOWN_ID = 999_999

@@ -9,6 +9,7 @@ import type {
 } from 'kysely'
 import t from 'tap'
 import { openSqlite } from '../../plugins/db.js'
+import type { Message } from '../../src/schemas/message.js'
 import { build, Client, createGroup, listen, register, settle, tempDir, upgradeStatus, type Frame } from '../helpers.js'
 
 const messageIds = (frames: Frame[]) =>
@@ -152,7 +153,7 @@ t.test(
       headers: ava.auth,
       payload: { content: 'while you were away' },
     })
-    t.equal(dm.json().status, 'PENDING')
+    t.equal(dm.json<Message>().status, 'PENDING')
     const left = await app.inject({
       method: 'DELETE',
       url: `/v1/groups/${groupId}/members/${mike.id}`,
@@ -169,9 +170,9 @@ t.test(
     const socket = await Client.connect(t, port, mike.token, '&since=0')
     await socket.waitFor((f) => f.type === 'system')
     await settle(150)
-    t.same(messageIds(socket.frames), [dm.json().id], 'the direct message once; nothing from the group left')
+    t.same(messageIds(socket.frames), [dm.json<Message>().id], 'the direct message once; nothing from the group left')
     const history = await app.inject({ method: 'GET', url: `/v1/messages/history/${mike.id}`, headers: ava.auth })
-    t.equal(history.json().messages[0].status, 'DELIVERED', 'and it counts as delivered')
+    t.equal(history.json<{ messages: Message[] }>().messages[0]?.status, 'DELIVERED', 'and it counts as delivered')
   },
 )
 

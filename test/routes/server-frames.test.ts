@@ -1,7 +1,6 @@
 // Every frame the server sends, driven over real sockets, checked against the schema registered for its type
 // (`fastify.realtime.serverFrames`, the schemas `/asyncapi.json` publishes). The check is strict: a field the
 // schema does not declare fails it too, so the documented protocol and what is sent cannot drift apart.
-import type { TSchema } from '@sinclair/typebox'
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifyInstance } from 'fastify'
@@ -35,7 +34,7 @@ function strictValidators(app: FastifyInstance): Map<string, ValidateFunction> {
   const ajv = addFormats(new Ajv({ allErrors: true, strict: false }))
   const validators = new Map<string, ValidateFunction>()
   for (const [type, schema] of serverContext(app).realtime.serverFrames) {
-    validators.set(type, ajv.compile(strict(JSON.parse(JSON.stringify(schema as TSchema))) as object))
+    validators.set(type, ajv.compile(strict(JSON.parse(JSON.stringify(schema))) as object))
   }
   return validators
 }
@@ -184,7 +183,7 @@ t.test('every frame the server sends matches the schema registered for its type,
   const validators = strictValidators(app)
   const seen = new Set<string>()
   let checked = 0
-  for (const frame of sockets.all.flatMap((client) => client.frames) as Frame[]) {
+  for (const frame of sockets.all.flatMap<Frame>((client) => client.frames)) {
     seen.add(frame.type)
     const validate = validators.get(frame.type)
     if (!validate) {
@@ -192,7 +191,8 @@ t.test('every frame the server sends matches the schema registered for its type,
       continue
     }
     checked += 1
-    if (!(validate(frame) as boolean)) {
+    const valid: boolean = validate(frame)
+    if (!valid) {
       t.fail(`${frame.type} does not match its schema: ${JSON.stringify(validate.errors)} in ${JSON.stringify(frame)}`)
     }
   }

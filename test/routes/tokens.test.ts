@@ -7,6 +7,7 @@ import { CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REVOKED } from '../../plugins/revocati
 import { buildApp, type BuildAppOptions } from '../../src/app.js'
 import type { ChatServerOptions } from '../../src/options.js'
 import { chatServer } from '../../src/plugin.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import {
   build,
   Client,
@@ -68,13 +69,13 @@ function changePassword(app: FastifyInstance, who: Account, from = PASSWORD, to 
 /** `GET /v1/users/me` with the account's token: its status and error code. */
 async function meStatus(app: FastifyInstance, who: Account): Promise<[number, string | undefined]> {
   const res = await app.inject({ method: 'GET', url: '/v1/users/me', headers: who.auth })
-  return [res.statusCode, res.statusCode === 200 ? undefined : res.json<{ code: string }>().code]
+  return [res.statusCode, res.statusCode === 200 ? undefined : res.json<ErrorBody>().code]
 }
 
 /** What the server answers an upgrade with this token: its status, and the error code when refused. */
 async function upgradeRefusal(app: FastifyInstance, token: string): Promise<[number, string]> {
   const res = await app.inject({ method: 'GET', url: `/ws?token=${encodeURIComponent(token)}` })
-  return [res.statusCode, res.json<{ code: string }>().code]
+  return [res.statusCode, res.json<ErrorBody>().code]
 }
 
 interface Closed {
@@ -194,7 +195,7 @@ t.test('an open socket is closed with 4001 TOKEN_EXPIRED when its token expires,
     headers: { authorization: `Bearer ${shortLived}` },
   })
   t.equal(rest.statusCode, 401)
-  t.equal(rest.json<{ code: string }>().code, 'TOKEN_EXPIRED')
+  t.equal(rest.json<ErrorBody>().code, 'TOKEN_EXPIRED')
 })
 
 t.test('a socket the client closes stops being watched', async (t) => {
@@ -262,7 +263,7 @@ t.test('logout revokes exactly the token it carries and closes every socket open
         ...(['post', 'put', 'patch'].includes(method) ? { payload: {} } : {}),
       })
       t.equal(refused.statusCode, 401, `${method.toUpperCase()} ${path} → 401`)
-      t.equal(refused.json<{ code: string }>().code, 'TOKEN_REVOKED', `${method.toUpperCase()} ${path} → TOKEN_REVOKED`)
+      t.equal(refused.json<ErrorBody>().code, 'TOKEN_REVOKED', `${method.toUpperCase()} ${path} → TOKEN_REVOKED`)
       checked += 1
     }
   }
@@ -275,7 +276,7 @@ t.test('logout revokes exactly the token it carries and closes every socket open
     payload: { content: 'still here' },
   })
   t.equal(sent.statusCode, 201, 'the other token still sends')
-  t.same(await logout(app, ava).then((r) => r.json<{ code: string }>().code), 'TOKEN_REVOKED', 'a second logout is 401')
+  t.same(await logout(app, ava).then((r) => r.json<ErrorBody>().code), 'TOKEN_REVOKED', 'a second logout is 401')
 })
 
 t.test(

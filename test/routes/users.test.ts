@@ -1,14 +1,9 @@
 import { createHmac, randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
+import type { ErrorBody } from '../../src/schemas/common.js'
+import type { User as UserBody } from '../../src/schemas/user.js'
 import { build, register, TEST_SECRET } from '../helpers.js'
-
-interface UserBody {
-  id: number
-  username: string
-  email: string
-  created_at: string
-}
 
 interface SessionBody {
   message: string
@@ -29,7 +24,7 @@ const PASSWORD = 'correct horse battery'
 /** Asserts the status and stable code of a refusal, and that its body has the shared error shape. */
 function refused(t: Test, res: LightMyRequestResponse, status: number, code: string): { error: string } {
   t.equal(res.statusCode, status, `status ${status}`)
-  const body = res.json<{ error: string; code: string; statusCode: number }>()
+  const body = res.json<ErrorBody>()
   t.equal(body.code, code, `code ${code}`)
   t.equal(body.statusCode, status, 'statusCode in body')
   t.type(body.error, 'string', 'has a sentence')

@@ -5,13 +5,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { chatServer } from '../../src/plugin.js'
+import type { ErrorBody } from '../../src/schemas/common.js'
 import { listen, tempDir, TEST_SECRET, upgradeStatus } from '../helpers.js'
-
-interface ErrorBody {
-  error: string
-  code: string
-  statusCode: number
-}
 
 interface Session {
   token: string

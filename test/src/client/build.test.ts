@@ -82,7 +82,10 @@ t.test('the emitted client loads only its own relative files, and no Node built-
     'chatserver/client is the emitted index in dist/',
   )
   t.match(JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')), { extends: './tsconfig.json' })
-  t.equal(ts.readConfigFile(join(root, 'tsconfig.json'), ts.sys.readFile).config.compilerOptions.outDir, 'dist')
+  const tsconfig = ts.readConfigFile(join(root, 'tsconfig.json'), (path) => ts.sys.readFile(path)).config as {
+    compilerOptions: { outDir: string }
+  }
+  t.equal(tsconfig.compilerOptions.outDir, 'dist')
 })
 
 t.test(

@@ -293,7 +293,7 @@ t.test('the socket reconnects and resumes across a server restart', async (t) =>
   await ava.client.addMember(group.id, mike.user.id)
   const avaSide = openSocket(t, ava.client)
   await opened(avaSide.socket)
-  const first = await mike.client.sendGroupMessage(group.id, 'before the restart')
+  await mike.client.sendGroupMessage(group.id, 'before the restart')
   await until(() => avaSide.messages.length === 1, 'the first message')
 
   // Sent as the shutdown begins: answered before the close, refused with SHUTTING_DOWN, or not read at all,
@@ -315,8 +315,8 @@ t.test('the socket reconnects and resumes across a server restart', async (t) =>
   const waiting = avaSide.socket.sendGroupMessage(group.id, 'sent while the server was down')
   app = await build(t, options)
   await app.listen({ port, host: '127.0.0.1' })
-  const later = await mike.client.sendGroupMessage(group.id, 'after the restart')
-  const stored = await waiting
+  await mike.client.sendGroupMessage(group.id, 'after the restart')
+  await waiting
   const shutdownSend = await duringShutdown
   await until(() => avaSide.messages.length === 4, 'the messages after the restart')
   await settle(100)
