@@ -136,6 +136,7 @@ async function main(): Promise<number> {
   })
 
   const [load1] = loadavg()
+  log(`Node.js ${process.version} on ${cpu.length} cores (${cpu[0]?.model ?? 'unknown'})`)
   if (load1 !== undefined && load1 > cpu.length / 2) {
     log(`the machine is busy (load ${load1.toFixed(1)} on ${cpu.length} cores): expect noisy figures`)
   }
@@ -167,6 +168,7 @@ async function main(): Promise<number> {
   const wall = round((Date.now() - startedAt.getTime()) / 1000, 1)
   reporter.emit({
     scenario: 'summary',
+    node: process.version,
     wall_s: wall,
     failed,
     loadavg_1_5_15: loadavg().map((value) => round(value, 2)),
