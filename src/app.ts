@@ -10,6 +10,9 @@ import Fastify, {
 import type { DestinationStream } from 'pino'
 import { STANDALONE, type ChatServerOptions } from './options.js'
 import { chatServer } from './plugin.js'
+import { redactUrl } from './redact.js'
+
+export { redactUrl }
 
 export interface BuildAppOptions extends ChatServerOptions {
   /** Fastify's logger: off by default; `true` or options turn it on, always with secrets redacted. */
@@ -26,11 +29,6 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 export function requestIdOf(request: IncomingMessage): string {
   const given = request.headers['x-request-id']
   return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID()
-}
-
-/** Redacts the socket's `token` query parameter so tokens never reach the access log. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[REDACTED]')
 }
 
 /** Log serializers that keep secrets out: no headers at all, and the URL without its token. */
