@@ -34,6 +34,9 @@ const ERROR_MEANINGS: Record<number, string> = {
   426: 'This endpoint speaks WebSocket: send an upgrade request.',
   429: 'Too many requests or sockets: retry after the `Retry-After` header’s seconds.',
   500: 'The server failed; the details are logged, never sent.',
+  503:
+    'Not now: the server is shutting down (SHUTTING_DOWN). Nothing was done: retry after the ' +
+    '`Retry-After` header’s seconds, on this or another instance.',
 }
 
 /** Response schemas for the given error statuses, all with the shared error body. */
