@@ -44,6 +44,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   const app = Fastify({
     logger: logger === false ? false : { ...(logger === true ? {} : logger), serializers: requestSerializers },
     genReqId: requestIdOf,
+    // The chat server answers requests that arrive while it closes itself, with a code (plugins/shutdown.ts).
+    return503OnClosing: false,
     // Errors the router raises before any plugin runs (a malformed URL, an over-long path parameter)
     // get the same body as every other error.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {

@@ -41,6 +41,7 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_SEND: Type.Optional(RateLimitVariable),
   MAX_GROUP_MEMBERS: Type.Optional(Type.Integer({ minimum: 1 })),
   METRICS: Type.Optional(Type.Boolean()),
+  SHUTDOWN_DRAIN_MS: Type.Optional(Type.Integer({ minimum: 0 })),
 })
 export type Env = Static<typeof EnvSchema>
 

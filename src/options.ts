@@ -10,6 +10,7 @@ import {
 import type { Database } from './database.js'
 import type { Hub } from './domain/ports.js'
 import { DEFAULT_RESUME_LIMIT } from './domain/resume.js'
+import { resolveOperations, type OperationsConfig, type OperationsOptions } from './operations.js'
 
 /**
  * Set by `buildApp`, which gives the chat server an app of its own: only there is `/` free for the demo
@@ -18,7 +19,7 @@ import { DEFAULT_RESUME_LIMIT } from './domain/resume.js'
 export const STANDALONE: unique symbol = Symbol('chatserver.standalone')
 
 /** Options of the chat server plugin. Each one overrides the environment variable named beside it. */
-export interface ChatServerOptions {
+export interface ChatServerOptions extends OperationsOptions {
   /** SQLite database file (`DB_FILE`, default `chatserver.db`); `:memory:` for a throwaway database. */
   dbFile?: string
   /** An existing Kysely instance to use instead of opening `dbFile`. Migrations run on it; its owner closes it. */
@@ -131,7 +132,7 @@ export interface PasswordHashingOptions {
 }
 
 /** Settings after options, environment and defaults are merged and validated. */
-export interface ChatServerConfig {
+export interface ChatServerConfig extends OperationsConfig {
   nodeEnv: 'development' | 'production' | 'test'
   production: boolean
   /** Undefined when an existing Kysely instance was given or the database is PostgreSQL. */
@@ -254,6 +255,7 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     maxGroupMembers: resolveMaxGroupMembers(options.maxGroupMembers ?? env.MAX_GROUP_MEMBERS),
     redis: resolveRedis(options, env),
     metrics: options.metrics ?? env.METRICS ?? true,
+    ...resolveOperations(options, env),
   }
 }
 
