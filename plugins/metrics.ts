@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Hub, HubConnection, OutgoingFrame } from '../src/domain/ports.js'
+import { MetricsServer } from './metrics-access.js'
 import './types.js'
 
 /** A conversation a message is stored in. */
@@ -81,7 +82,10 @@ class MeteredHub implements Hub {
 }
 
 /** The Prometheus metrics of one chat server, in a registry of its own (never prom-client's global one). */
-function createMetrics(): ChatMetrics & { observeRequest(labels: RequestLabels, seconds: number): void } {
+function createMetrics(): ChatMetrics & {
+  readonly registry: Registry
+  observeRequest(labels: RequestLabels, seconds: number): void
+} {
   const registry = new Registry()
   const registers = [registry]
   let meteredHub: Hub | undefined
@@ -162,6 +166,22 @@ export default fp(
     }
     const metrics = createMetrics()
     fastify.decorate('chatMetrics', metrics)
+    const { metricsPort, metricsToken } = fastify.chatConfig
+    if (metricsPort !== undefined) {
+      // Served on a port of their own once the app listens, on the same address as the app.
+      const portServer = new MetricsServer(metrics.registry, metricsToken)
+      fastify.addHook('onListen', async () => {
+        const address = fastify.server.address()
+        const host = typeof address === 'object' && address ? address.address : '0.0.0.0'
+        try {
+          await portServer.listen(metricsPort, host)
+          fastify.log.info(`Metrics served on port ${portServer.address()?.port ?? metricsPort} (METRICS_PORT)`)
+        } catch (error) {
+          fastify.log.error({ err: error }, `Metrics could not listen on port ${metricsPort} (METRICS_PORT)`)
+        }
+      })
+      fastify.addHook('onClose', () => portServer.close())
+    }
     fastify.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched'
       metrics.observeRequest({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)

@@ -42,6 +42,8 @@ export const EnvSchema = Type.Object({
   MAX_GROUP_MEMBERS: Type.Optional(Type.Integer({ minimum: 1 })),
   METRICS: Type.Optional(Type.Boolean()),
   SHUTDOWN_DRAIN_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  METRICS_TOKEN: Type.Optional(Type.String()),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
 })
 export type Env = Static<typeof EnvSchema>
 

@@ -12,14 +12,28 @@ export interface OperationsOptions {
    * gets an answer instead of a reset. Ends as soon as no connection is left. 0: no wait.
    */
   shutdownDrainMs?: number
+  /**
+   * A secret (at least 32 characters) that `/metrics` then requires as `Authorization: Bearer <token>`
+   * (`METRICS_TOKEN`). In production, metrics are served only with a token or on their own port.
+   */
+  metricsToken?: string
+  /**
+   * Serve the metrics on this port instead (`METRICS_PORT`), on the address the app listens on, once it
+   * listens: `/metrics` is then not on the app's port. The token, if set, is required there too.
+   */
+  metricsPort?: number
 }
 
 /** The resolved settings of `OperationsOptions`. */
 export interface OperationsConfig {
   shutdownDrainMs: number
+  metricsToken: string | undefined
+  metricsPort: number | undefined
 }
 
-export const DEFAULT_OPERATIONS: Readonly<OperationsConfig> = {
+export const MIN_METRICS_TOKEN_LENGTH = 32
+
+export const DEFAULT_OPERATIONS: Readonly<Omit<OperationsConfig, 'metricsToken' | 'metricsPort'>> = {
   shutdownDrainMs: 1_000,
 }
 
@@ -39,5 +53,26 @@ export function resolveOperations(options: OperationsOptions, env: Env): Operati
       'shutdownDrainMs',
       'SHUTDOWN_DRAIN_MS',
     ),
+    metricsToken: resolveMetricsToken(options.metricsToken ?? env.METRICS_TOKEN),
+    metricsPort: resolvePort(options.metricsPort ?? env.METRICS_PORT, 'metricsPort', 'METRICS_PORT'),
   }
+}
+
+function resolveMetricsToken(token: string | undefined): string | undefined {
+  if (token === undefined || token === '') return undefined
+  if (token.length < MIN_METRICS_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new Error(
+      `METRICS_TOKEN (metricsToken) must be at least ${MIN_METRICS_TOKEN_LENGTH} characters without spaces ` +
+        '(for example: openssl rand -hex 24).',
+    )
+  }
+  return token
+}
+
+function resolvePort(port: number | undefined, name: string, variable: string): number | undefined {
+  if (port === undefined) return undefined
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} (${variable}) must be a port number from 0 to 65535.`)
+  }
+  return port
 }
