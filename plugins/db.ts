@@ -5,7 +5,6 @@ import {
   Kysely,
   Migrator,
   PostgresDialect,
-  SqliteDialect,
   sql,
   type KyselyPlugin,
   type RootOperationNode,
@@ -17,20 +16,28 @@ import { isPostgres } from '../migrations/dialect.js'
 import { migrationProvider } from '../migrations/index.js'
 import type { Database } from '../src/database.js'
 import { badRequest } from '../src/domain/errors.js'
+import { DEFAULT_OPERATIONS } from '../src/operations.js'
+import { RetryingSqliteDialect, sqliteHandle } from './sqlite-driver.js'
 import './types.js'
 
 /**
  * Opens a SQLite file with the settings the guarantees rely on. WAL lets readers run beside the
  * writer; `synchronous = NORMAL` in WAL mode commits each transaction to the OS before it returns,
  * so an acknowledged message survives a crash of the server process (a power loss may drop the last ones).
+ * A query that meets another process's write lock waits for it asynchronously, up to `busyWaitMs`, and
+ * then fails with 503 DATABASE_BUSY (see sqlite-driver.ts): never with the event loop stopped.
  */
-export function openSqlite(file: string): Kysely<Database> {
+export function openSqlite(file: string, { busyWaitMs = DEFAULT_OPERATIONS.dbBusyWaitMs } = {}): Kysely<Database> {
   const sqlite = new BetterSqlite3(file)
+  // Opening may wait for a lock the usual way: nothing is being served yet.
+  sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
-  sqlite.pragma('busy_timeout = 5000')
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) })
+  // From here on a locked database answers at once, and the driver waits without blocking.
+  sqlite.pragma('busy_timeout = 0')
+  const handle = sqliteHandle(sqlite, reusingStatements(sqlite))
+  return new Kysely<Database>({ dialect: new RetryingSqliteDialect(handle, busyWaitMs) })
 }
 
 /** How many prepared statements one SQLite connection keeps for reuse. */
@@ -190,7 +197,7 @@ export default fp<{ db?: Kysely<Database> }>(
             schema: databaseSchema,
             onIdleError: (error) => fastify.log.error({ err: error }, 'PostgreSQL connection lost'),
           })
-        : openSqlite(dbFile ?? ':memory:'))
+        : openSqlite(dbFile ?? ':memory:', { busyWaitMs: fastify.chatConfig.dbBusyWaitMs }))
     try {
       if (owned && databaseUrl && databaseSchema) await ensureSchema(db, databaseSchema)
       await migrateToLatest(db)

@@ -44,6 +44,7 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_DRAIN_MS: Type.Optional(Type.Integer({ minimum: 0 })),
   METRICS_TOKEN: Type.Optional(Type.String()),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  DB_BUSY_WAIT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
 })
 export type Env = Static<typeof EnvSchema>
 

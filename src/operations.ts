@@ -22,6 +22,12 @@ export interface OperationsOptions {
    * listens: `/metrics` is then not on the app's port. The token, if set, is required there too.
    */
   metricsPort?: number
+  /**
+   * SQLite: how long, in ms, queries wait in all for a write lock another process holds before they fail
+   * with 503 DATABASE_BUSY and `Retry-After` (`DB_BUSY_WAIT_MS`, default 5,000). They wait without blocking:
+   * the server goes on answering meanwhile. 0: fail at once.
+   */
+  dbBusyWaitMs?: number
 }
 
 /** The resolved settings of `OperationsOptions`. */
@@ -29,12 +35,14 @@ export interface OperationsConfig {
   shutdownDrainMs: number
   metricsToken: string | undefined
   metricsPort: number | undefined
+  dbBusyWaitMs: number
 }
 
 export const MIN_METRICS_TOKEN_LENGTH = 32
 
 export const DEFAULT_OPERATIONS: Readonly<Omit<OperationsConfig, 'metricsToken' | 'metricsPort'>> = {
   shutdownDrainMs: 1_000,
+  dbBusyWaitMs: 5_000,
 }
 
 /** A whole number of milliseconds, at least `minimum`; throws naming the option and its variable. */
@@ -52,6 +60,11 @@ export function resolveOperations(options: OperationsOptions, env: Env): Operati
       options.shutdownDrainMs ?? env.SHUTDOWN_DRAIN_MS ?? DEFAULT_OPERATIONS.shutdownDrainMs,
       'shutdownDrainMs',
       'SHUTDOWN_DRAIN_MS',
+    ),
+    dbBusyWaitMs: milliseconds(
+      options.dbBusyWaitMs ?? env.DB_BUSY_WAIT_MS ?? DEFAULT_OPERATIONS.dbBusyWaitMs,
+      'dbBusyWaitMs',
+      'DB_BUSY_WAIT_MS',
     ),
     metricsToken: resolveMetricsToken(options.metricsToken ?? env.METRICS_TOKEN),
     metricsPort: resolvePort(options.metricsPort ?? env.METRICS_PORT, 'metricsPort', 'METRICS_PORT'),

@@ -35,7 +35,8 @@ const ERROR_MEANINGS: Record<number, string> = {
   429: 'Too many requests or sockets: retry after the `Retry-After` header’s seconds.',
   500: 'The server failed; the details are logged, never sent.',
   503:
-    'Not now: the server is shutting down (SHUTTING_DOWN). Nothing was done: retry after the ' +
+    'Not now: the server is shutting down (SHUTTING_DOWN), or its database is locked by another writer ' +
+    '(DATABASE_BUSY). Nothing was done: retry after the ' +
     '`Retry-After` header’s seconds, on this or another instance.',
 }
 
