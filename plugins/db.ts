@@ -16,7 +16,8 @@ import { isPostgres } from '../migrations/dialect.js'
 import { migrationProvider } from '../migrations/index.js'
 import type { Database } from '../src/database.js'
 import { badRequest } from '../src/domain/errors.js'
-import { DEFAULT_OPERATIONS } from '../src/operations.js'
+import { DEFAULT_DATABASE_TIMEOUTS, DEFAULT_OPERATIONS, type DatabaseTimeouts } from '../src/operations.js'
+import { withTimeoutHandling } from './postgres-pool.js'
 import { RetryingSqliteDialect, sqliteHandle } from './sqlite-driver.js'
 import './types.js'
 
@@ -89,18 +90,32 @@ export interface PostgresOptions {
   schema?: string | undefined
   /** Told about errors of idle pooled connections (the pool replaces them); without it they would crash the process. */
   onIdleError?: (error: Error) => void
+  /** How long to wait for a connection, a statement and a query's answer (ms; 0: no limit). Defaults as the settings'. */
+  timeouts?: Partial<DatabaseTimeouts>
 }
 
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`
 
-/** A Kysely instance on a pg connection pool; int8 columns come back as numbers. */
-export function openPostgres({ url, schema, onIdleError }: PostgresOptions): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: url, types: int8AsNumber })
+/**
+ * A Kysely instance on a pg connection pool; int8 columns come back as numbers. Nothing waits on the server
+ * without a bound: getting a connection (`connectMs`), a statement on the server (`statementMs`, PostgreSQL's
+ * `statement_timeout`, lock waits included) and the answer to a query (`queryMs`, for a server that does not
+ * answer at all); past one, 503 DATABASE_UNAVAILABLE (see postgres-pool.ts).
+ */
+export function openPostgres({ url, schema, onIdleError, timeouts = {} }: PostgresOptions): Kysely<Database> {
+  const { connectMs, statementMs, queryMs } = { ...DEFAULT_DATABASE_TIMEOUTS, ...timeouts }
+  const pool = new pg.Pool({
+    connectionString: url,
+    types: int8AsNumber,
+    ...(connectMs > 0 && { connectionTimeoutMillis: connectMs }),
+    ...(statementMs > 0 && { statement_timeout: statementMs }),
+    ...(queryMs > 0 && { query_timeout: queryMs }),
+  })
   pool.on('error', (error) => onIdleError?.(error))
   const searchPath = schema === undefined ? undefined : `set search_path to ${quoteIdentifier(schema)}`
   return new Kysely<Database>({
     dialect: new PostgresDialect({
-      pool,
+      pool: withTimeoutHandling(pool),
       ...(searchPath && {
         onCreateConnection: async (connection) => {
           await connection.executeQuery(CompiledQuery.raw(searchPath))
@@ -196,6 +211,7 @@ export default fp<{ db?: Kysely<Database> }>(
             url: databaseUrl,
             schema: databaseSchema,
             onIdleError: (error) => fastify.log.error({ err: error }, 'PostgreSQL connection lost'),
+            timeouts: fastify.chatConfig.databaseTimeouts,
           })
         : openSqlite(dbFile ?? ':memory:', { busyWaitMs: fastify.chatConfig.dbBusyWaitMs }))
     try {

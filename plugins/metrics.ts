@@ -45,13 +45,15 @@ const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 /** A hub that times each publish and counts the sockets it reached, around any other hub. */
 class MeteredHub implements Hub {
   readonly connected?: () => boolean
+  readonly ping?: () => Promise<void>
 
   constructor(
     private readonly hub: Hub,
     private readonly published: (seconds: number, delivered: number | void) => void,
   ) {
-    const { connected } = hub
+    const { connected, ping } = hub
     if (connected) this.connected = () => connected.call(hub)
+    if (ping) this.ping = () => ping.call(hub)
   }
 
   attach(connection: HubConnection): () => void {

@@ -45,6 +45,10 @@ export const EnvSchema = Type.Object({
   METRICS_TOKEN: Type.Optional(Type.String()),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   DB_BUSY_WAIT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  DATABASE_QUERY_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  READINESS_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
 })
 export type Env = Static<typeof EnvSchema>
 

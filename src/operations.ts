@@ -28,6 +28,32 @@ export interface OperationsOptions {
    * the server goes on answering meanwhile. 0: fail at once.
    */
   dbBusyWaitMs?: number
+  /**
+   * PostgreSQL, in ms (0: no limit): `connectMs` to get a connection from the pool, a new one's handshake
+   * included (`DATABASE_CONNECT_TIMEOUT_MS`, default 5,000); `statementMs` for a statement on the server,
+   * lock waits included (`DATABASE_STATEMENT_TIMEOUT_MS`, default 10,000); `queryMs` for the answer to a
+   * query, for a server that has stopped answering (`DATABASE_QUERY_TIMEOUT_MS`, default 15,000; keep it
+   * above `statementMs`, so that a live server cancels a slow statement first). Past one: 503
+   * DATABASE_UNAVAILABLE with `Retry-After`.
+   */
+  databaseTimeouts?: Partial<DatabaseTimeouts>
+  /**
+   * `/health/ready` answers within this many ms (`READINESS_TIMEOUT_MS`, default 1,000): a check (the
+   * database, the broker) that has not answered by then counts as down.
+   */
+  readinessTimeoutMs?: number
+}
+
+export interface DatabaseTimeouts {
+  connectMs: number
+  statementMs: number
+  queryMs: number
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: Readonly<DatabaseTimeouts> = {
+  connectMs: 5_000,
+  statementMs: 10_000,
+  queryMs: 15_000,
 }
 
 /** The resolved settings of `OperationsOptions`. */
@@ -36,13 +62,18 @@ export interface OperationsConfig {
   metricsToken: string | undefined
   metricsPort: number | undefined
   dbBusyWaitMs: number
+  databaseTimeouts: DatabaseTimeouts
+  readinessTimeoutMs: number
 }
 
 export const MIN_METRICS_TOKEN_LENGTH = 32
 
-export const DEFAULT_OPERATIONS: Readonly<Omit<OperationsConfig, 'metricsToken' | 'metricsPort'>> = {
+export const DEFAULT_OPERATIONS: Readonly<
+  Pick<OperationsConfig, 'shutdownDrainMs' | 'dbBusyWaitMs' | 'readinessTimeoutMs'>
+> = {
   shutdownDrainMs: 1_000,
   dbBusyWaitMs: 5_000,
+  readinessTimeoutMs: 1_000,
 }
 
 /** A whole number of milliseconds, at least `minimum`; throws naming the option and its variable. */
@@ -65,6 +96,31 @@ export function resolveOperations(options: OperationsOptions, env: Env): Operati
       options.dbBusyWaitMs ?? env.DB_BUSY_WAIT_MS ?? DEFAULT_OPERATIONS.dbBusyWaitMs,
       'dbBusyWaitMs',
       'DB_BUSY_WAIT_MS',
+    ),
+    databaseTimeouts: {
+      connectMs: milliseconds(
+        options.databaseTimeouts?.connectMs ?? env.DATABASE_CONNECT_TIMEOUT_MS ?? DEFAULT_DATABASE_TIMEOUTS.connectMs,
+        'databaseTimeouts.connectMs',
+        'DATABASE_CONNECT_TIMEOUT_MS',
+      ),
+      statementMs: milliseconds(
+        options.databaseTimeouts?.statementMs ??
+          env.DATABASE_STATEMENT_TIMEOUT_MS ??
+          DEFAULT_DATABASE_TIMEOUTS.statementMs,
+        'databaseTimeouts.statementMs',
+        'DATABASE_STATEMENT_TIMEOUT_MS',
+      ),
+      queryMs: milliseconds(
+        options.databaseTimeouts?.queryMs ?? env.DATABASE_QUERY_TIMEOUT_MS ?? DEFAULT_DATABASE_TIMEOUTS.queryMs,
+        'databaseTimeouts.queryMs',
+        'DATABASE_QUERY_TIMEOUT_MS',
+      ),
+    },
+    readinessTimeoutMs: milliseconds(
+      options.readinessTimeoutMs ?? env.READINESS_TIMEOUT_MS ?? DEFAULT_OPERATIONS.readinessTimeoutMs,
+      'readinessTimeoutMs',
+      'READINESS_TIMEOUT_MS',
+      1,
     ),
     metricsToken: resolveMetricsToken(options.metricsToken ?? env.METRICS_TOKEN),
     metricsPort: resolvePort(options.metricsPort ?? env.METRICS_PORT, 'metricsPort', 'METRICS_PORT'),

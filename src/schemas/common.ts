@@ -36,8 +36,9 @@ const ERROR_MEANINGS: Record<number, string> = {
   500: 'The server failed; the details are logged, never sent.',
   503:
     'Not now: the server is shutting down (SHUTTING_DOWN), or its database is locked by another writer ' +
-    '(DATABASE_BUSY). Nothing was done: retry after the ' +
-    '`Retry-After` header’s seconds, on this or another instance.',
+    '(DATABASE_BUSY) or does not answer in time (DATABASE_UNAVAILABLE). Retry after the ' +
+    '`Retry-After` header’s seconds, on this or another instance (a send retried with its `client_msg_id` is ' +
+    'stored once).',
 }
 
 /** Response schemas for the given error statuses, all with the shared error body. */
