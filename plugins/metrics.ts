@@ -20,6 +20,8 @@ export interface ChatMetrics {
   frameRejected(code: string): void
   /** Frames handed to local sockets by a hub that delivers what a broker brings (the Redis hub). */
   framesDelivered(sockets: number): void
+  /** A publish to the broker failed (refused, or unanswered within the command timeout). */
+  hubPublishFailed(): void
   /** The hub, with each publish timed and its deliveries counted (the hub itself when metrics are off). */
   meterHub(hub: Hub): Hub
 }
@@ -35,6 +37,7 @@ const NO_METRICS: ChatMetrics = {
   messageStored: () => undefined,
   frameRejected: () => undefined,
   framesDelivered: () => undefined,
+  hubPublishFailed: () => undefined,
   meterHub: (hub) => hub,
 }
 
@@ -113,6 +116,12 @@ function createMetrics(): ChatMetrics & {
     help: 'Frames the hub handed to sockets on this instance, one per receiving socket.',
     registers,
   })
+  const publishFailures = new Counter({
+    name: 'chatserver_hub_publish_failures_total',
+    help: 'Publishes to the broker (Redis) that failed or went unanswered: frames other instances did not get.',
+    registers,
+  })
+  publishFailures.inc(0)
   const fanout = new Histogram({
     name: 'chatserver_fanout_duration_seconds',
     help:
@@ -139,6 +148,7 @@ function createMetrics(): ChatMetrics & {
     messageStored: (conversation) => storedIn[conversation].inc(),
     frameRejected: (code) => rejected.inc({ code }),
     framesDelivered: (sockets) => delivered.inc(sockets),
+    hubPublishFailed: () => publishFailures.inc(),
     meterHub(hub) {
       meteredHub = new MeteredHub(hub, (seconds, sockets) => {
         fanout.observe(seconds)

@@ -20,6 +20,7 @@ export const EnvSchema = Type.Object({
   DATABASE_SCHEMA: Type.Optional(Type.String()),
   REDIS_URL: Type.Optional(Type.String()),
   REDIS_CHANNEL_PREFIX: Type.Optional(Type.String()),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_EXPIRY_MINUTES: Type.Integer({ minimum: 1, maximum: 527_040, default: 1440 }),
   LOG_LEVEL: Type.Union(

@@ -168,12 +168,19 @@ export interface RedisSettings {
   announceIntervalMs: number
   /** A remote instance not heard from for this long, in ms, counts as gone with its users (default 15,000). */
   presenceExpiryMs: number
+  /**
+   * How long, in ms, any Redis command may go unanswered before it fails (`REDIS_COMMAND_TIMEOUT_MS`, default
+   * 1,000): a rate-limit count then lets the request through, a publish is reported as failed, readiness
+   * says the broker is down. Without it a Redis that stops answering (but keeps its connections) hangs them.
+   */
+  commandTimeoutMs: number
 }
 
 export const DEFAULT_REDIS_SETTINGS: Readonly<Omit<RedisSettings, 'url'>> = {
   channelPrefix: 'chatserver',
   announceIntervalMs: 5_000,
   presenceExpiryMs: 15_000,
+  commandTimeoutMs: 1_000,
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024
@@ -265,12 +272,17 @@ function resolveRedis(options: ChatServerOptions, env: ReturnType<typeof parseEn
   if (url === undefined) return undefined
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL (redisUrl) must be a redis:// or rediss:// URL.')
   const channelPrefix = options.redis?.channelPrefix ?? env.REDIS_CHANNEL_PREFIX ?? DEFAULT_REDIS_SETTINGS.channelPrefix
-  const settings = { ...DEFAULT_REDIS_SETTINGS, ...options.redis, channelPrefix }
+  const commandTimeoutMs =
+    options.redis?.commandTimeoutMs ?? env.REDIS_COMMAND_TIMEOUT_MS ?? DEFAULT_REDIS_SETTINGS.commandTimeoutMs
+  const settings = { ...DEFAULT_REDIS_SETTINGS, ...options.redis, channelPrefix, commandTimeoutMs }
   if (!/^[\w.:-]{1,100}$/.test(settings.channelPrefix)) {
     throw new Error('REDIS_CHANNEL_PREFIX (redis.channelPrefix) must be 1 to 100 letters, digits, _, ., : or -.')
   }
   if (!isWhole(settings.announceIntervalMs) || !isWhole(settings.presenceExpiryMs)) {
     throw new Error('redis.announceIntervalMs and redis.presenceExpiryMs must be whole numbers of ms, at least 1.')
+  }
+  if (!isWhole(settings.commandTimeoutMs)) {
+    throw new Error('REDIS_COMMAND_TIMEOUT_MS (redis.commandTimeoutMs) must be a whole number of ms, at least 1.')
   }
   if (settings.presenceExpiryMs <= settings.announceIntervalMs) {
     throw new Error('redis.presenceExpiryMs must be longer than redis.announceIntervalMs.')

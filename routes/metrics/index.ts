@@ -10,7 +10,7 @@ const metricsSchema = (tokenRequired: boolean) => ({
   description:
     'This instance’s metrics in the Prometheus text format, from a registry of the chat server’s own: ' +
     '`chatserver_sockets_open`, `chatserver_messages_stored_total{conversation}`, ' +
-    '`chatserver_frames_delivered_total`, `chatserver_fanout_duration_seconds`, ' +
+    '`chatserver_frames_delivered_total`, `chatserver_fanout_duration_seconds`, `chatserver_hub_publish_failures_total`, ' +
     '`chatserver_ws_frames_rejected_total{code}` and `chatserver_http_request_duration_seconds{method,route,status_code}`. ' +
     'With `METRICS_TOKEN` set it needs `Authorization: Bearer <METRICS_TOKEN>` (else 401). ' +
     'Absent (404) when metrics are turned off (`METRICS=false`), when they are served on a port of their own ' +
