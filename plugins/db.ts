@@ -5,7 +5,6 @@ import {
   Kysely,
   Migrator,
   PostgresDialect,
-  SqliteDialect,
   sql,
   type KyselyPlugin,
   type RootOperationNode,
@@ -17,6 +16,9 @@ import { isPostgres } from '../migrations/dialect.js'
 import { migrationProvider } from '../migrations/index.js'
 import type { Database } from '../src/database.js'
 import { badRequest } from '../src/domain/errors.js'
+import { DEFAULT_DATABASE_TIMEOUTS, DEFAULT_OPERATIONS, type DatabaseTimeouts } from '../src/operations.js'
+import { withTimeoutHandling } from './postgres-pool.js'
+import { RetryingSqliteDialect, sqliteHandle } from './sqlite-driver.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,14 +31,20 @@ declare module 'fastify' {
  * Opens a SQLite file with the settings the guarantees rely on. WAL lets readers run beside the
  * writer; `synchronous = NORMAL` in WAL mode commits each transaction to the OS before it returns,
  * so an acknowledged message survives a crash of the server process (a power loss may drop the last ones).
+ * A query that meets another process's write lock waits for it asynchronously, up to `busyWaitMs`, and
+ * then fails with 503 DATABASE_BUSY (see sqlite-driver.ts): never with the event loop stopped.
  */
-export function openSqlite(file: string): Kysely<Database> {
+export function openSqlite(file: string, { busyWaitMs = DEFAULT_OPERATIONS.dbBusyWaitMs } = {}): Kysely<Database> {
   const sqlite = new BetterSqlite3(file)
+  // Opening may wait for a lock the usual way: nothing is being served yet.
+  sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
-  sqlite.pragma('busy_timeout = 5000')
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) })
+  // From here on a locked database answers at once, and the driver waits without blocking.
+  sqlite.pragma('busy_timeout = 0')
+  const handle = sqliteHandle(sqlite, reusingStatements(sqlite))
+  return new Kysely<Database>({ dialect: new RetryingSqliteDialect(handle, busyWaitMs) })
 }
 
 /** How many prepared statements one SQLite connection keeps for reuse. */
@@ -88,18 +96,32 @@ export interface PostgresOptions {
   schema?: string | undefined
   /** Told about errors of idle pooled connections (the pool replaces them); without it they would crash the process. */
   onIdleError?: (error: Error) => void
+  /** How long to wait for a connection, a statement and a query's answer (ms; 0: no limit). Defaults as the settings'. */
+  timeouts?: Partial<DatabaseTimeouts>
 }
 
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`
 
-/** A Kysely instance on a pg connection pool; int8 columns come back as numbers. */
-export function openPostgres({ url, schema, onIdleError }: PostgresOptions): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: url, types: int8AsNumber })
+/**
+ * A Kysely instance on a pg connection pool; int8 columns come back as numbers. Nothing waits on the server
+ * without a bound: getting a connection (`connectMs`), a statement on the server (`statementMs`, PostgreSQL's
+ * `statement_timeout`, lock waits included) and the answer to a query (`queryMs`, for a server that does not
+ * answer at all); past one, 503 DATABASE_UNAVAILABLE (see postgres-pool.ts).
+ */
+export function openPostgres({ url, schema, onIdleError, timeouts = {} }: PostgresOptions): Kysely<Database> {
+  const { connectMs, statementMs, queryMs } = { ...DEFAULT_DATABASE_TIMEOUTS, ...timeouts }
+  const pool = new pg.Pool({
+    connectionString: url,
+    types: int8AsNumber,
+    ...(connectMs > 0 && { connectionTimeoutMillis: connectMs }),
+    ...(statementMs > 0 && { statement_timeout: statementMs }),
+    ...(queryMs > 0 && { query_timeout: queryMs }),
+  })
   pool.on('error', (error) => onIdleError?.(error))
   const searchPath = schema === undefined ? undefined : `set search_path to ${quoteIdentifier(schema)}`
   return new Kysely<Database>({
     dialect: new PostgresDialect({
-      pool,
+      pool: withTimeoutHandling(pool),
       ...(searchPath && {
         onCreateConnection: async (connection) => {
           await connection.executeQuery(CompiledQuery.raw(searchPath))
@@ -196,8 +218,9 @@ export default fp<{ db?: Kysely<Database> }>(
             url: databaseUrl,
             schema: databaseSchema,
             onIdleError: (error) => fastify.log.error({ err: error }, 'PostgreSQL connection lost'),
+            timeouts: fastify.chatConfig.databaseTimeouts,
           })
-        : openSqlite(dbFile ?? ':memory:'))
+        : openSqlite(dbFile ?? ':memory:', { busyWaitMs: fastify.chatConfig.dbBusyWaitMs }))
     try {
       if (owned && databaseUrl && databaseSchema) await ensureSchema(db, databaseSchema)
       await migrateToLatest(db)

@@ -39,6 +39,7 @@ export default fp(
   async (fastify) => {
     fastify.setErrorHandler((error: FastifyError | ChatError, request, reply) => {
       if (error instanceof ChatError) {
+        if (error.retryAfterSeconds !== undefined) reply.header('retry-after', error.retryAfterSeconds)
         return reply
           .code(error.statusCode)
           .send({ error: error.message, code: error.code, statusCode: error.statusCode })
@@ -59,8 +60,9 @@ export default fp(
       return reply.code(500).send({ error: 'Internal server error.', code: 'INTERNAL_ERROR', statusCode: 500 })
     })
 
-    // Every route can fail on the server's side, every route that reads a body can refuse it (bad JSON, too
-    // large, not JSON) before its own schema is checked, and the router refuses an over-long path parameter:
+    // Every route can fail on the server's side, and refuse while the server shuts down (503); every route
+    // that reads a body can refuse it (bad JSON, too large, not JSON) before its own schema is checked, and
+    // the router refuses an over-long path parameter:
     // document those answers on each route beside the ones it lists itself, so that a client generated from
     // the document knows every error it may get.
     fastify.addHook('onRoute', (route) => {
@@ -71,7 +73,7 @@ export default fp(
       const anyRoute = {
         ...(readsBody ? errorResponses(400, 413, 415) : {}),
         ...(hasParams ? errorResponses(414) : {}),
-        ...errorResponses(500),
+        ...errorResponses(500, 503),
       }
       // A new schema object: route schemas are shared module constants, never changed in place.
       route.schema = { ...schema, response: { ...anyRoute, ...(schema.response as Record<string, unknown>) } }

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { ServerFrame } from '../src/schemas/frames/index.js'
 import type { Hub, HubConnection } from '../src/domain/ports.js'
+import type { ServerFrame } from '../src/schemas/frames/index.js'
+import { MetricsServer } from './metrics-access.js'
 
 /** A conversation a message is stored in. */
 type Conversation = 'group' | 'direct'
@@ -19,6 +20,8 @@ export interface ChatMetrics {
   frameRejected(code: string): void
   /** Frames handed to local sockets by a hub that delivers what a broker brings (the Redis hub). */
   framesDelivered(sockets: number): void
+  /** A publish to the broker failed (refused, or unanswered within the command timeout). */
+  hubPublishFailed(): void
   /** The hub, with each publish timed and its deliveries counted (the hub itself when metrics are off). */
   meterHub(hub: Hub): Hub
 }
@@ -34,6 +37,7 @@ const NO_METRICS: ChatMetrics = {
   messageStored: () => undefined,
   frameRejected: () => undefined,
   framesDelivered: () => undefined,
+  hubPublishFailed: () => undefined,
   meterHub: (hub) => hub,
 }
 
@@ -44,13 +48,15 @@ const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 /** A hub that times each publish and counts the sockets it reached, around any other hub. */
 class MeteredHub implements Hub {
   readonly connected?: () => boolean
+  readonly ping?: () => Promise<void>
 
   constructor(
     private readonly hub: Hub,
     private readonly published: (seconds: number, delivered: number | void) => void,
   ) {
-    const connected = hub.connected?.bind(hub)
-    if (connected) this.connected = connected
+    const { connected, ping } = hub
+    if (connected) this.connected = () => connected.call(hub)
+    if (ping) this.ping = () => ping.call(hub)
   }
 
   attach(connection: HubConnection): () => void {
@@ -81,7 +87,10 @@ class MeteredHub implements Hub {
 }
 
 /** The Prometheus metrics of one chat server, in a registry of its own (never prom-client's global one). */
-function createMetrics(): ChatMetrics & { observeRequest(labels: RequestLabels, seconds: number): void } {
+function createMetrics(): ChatMetrics & {
+  readonly registry: Registry
+  observeRequest(labels: RequestLabels, seconds: number): void
+} {
   const registry = new Registry()
   const registers = [registry]
   let meteredHub: Hub | undefined
@@ -107,6 +116,12 @@ function createMetrics(): ChatMetrics & { observeRequest(labels: RequestLabels, 
     help: 'Frames the hub handed to sockets on this instance, one per receiving socket.',
     registers,
   })
+  const publishFailures = new Counter({
+    name: 'chatserver_hub_publish_failures_total',
+    help: 'Publishes to the broker (Redis) that failed or went unanswered: frames other instances did not get.',
+    registers,
+  })
+  publishFailures.inc(0)
   const fanout = new Histogram({
     name: 'chatserver_fanout_duration_seconds',
     help:
@@ -133,6 +148,7 @@ function createMetrics(): ChatMetrics & { observeRequest(labels: RequestLabels, 
     messageStored: (conversation) => storedIn[conversation].inc(),
     frameRejected: (code) => rejected.inc({ code }),
     framesDelivered: (sockets) => delivered.inc(sockets),
+    hubPublishFailed: () => publishFailures.inc(),
     meterHub(hub) {
       meteredHub = new MeteredHub(hub, (seconds, sockets) => {
         fanout.observe(seconds)
@@ -162,6 +178,22 @@ export default fp(
     }
     const metrics = createMetrics()
     fastify.decorate('chatMetrics', metrics)
+    const { metricsPort, metricsToken } = fastify.chatConfig
+    if (metricsPort !== undefined) {
+      // Served on a port of their own once the app listens, on the same address as the app.
+      const portServer = new MetricsServer(metrics.registry, metricsToken)
+      fastify.addHook('onListen', async () => {
+        const address = fastify.server.address()
+        const host = typeof address === 'object' && address ? address.address : '0.0.0.0'
+        try {
+          await portServer.listen(metricsPort, host)
+          fastify.log.info(`Metrics served on port ${portServer.address()?.port ?? metricsPort} (METRICS_PORT)`)
+        } catch (error) {
+          fastify.log.error({ err: error }, `Metrics could not listen on port ${metricsPort} (METRICS_PORT)`)
+        }
+      })
+      fastify.addHook('onClose', () => portServer.close())
+    }
     fastify.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched'
       metrics.observeRequest({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)

@@ -73,8 +73,14 @@ export default fp(
     const redisSettings = fastify.chatConfig.redis
     let redis: Redis | undefined
     if (redisSettings && Object.values(fastify.chatConfig.rateLimits).some((limit) => limit !== false)) {
-      // Short timeouts and one try: a counter that is slow to answer must not hold up the request.
-      redis = new Redis(redisSettings.url, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+      // Short timeouts and one try: a counter that is slow to answer must not hold up the request. The command
+      // timeout covers a Redis that keeps the connection but stops answering: the count fails, the request goes on.
+      redis = new Redis(redisSettings.url, {
+        connectTimeout: 500,
+        commandTimeout: redisSettings.commandTimeoutMs,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+      })
       redis.on('error', (error: Error) => fastify.log.warn({ err: error }, 'rate limit store (Redis) error'))
       const client = redis
       fastify.addHook('onClose', async () => {

@@ -10,6 +10,9 @@ import Fastify, {
 import type { DestinationStream } from 'pino'
 import { STANDALONE, type ChatServerOptions } from './options.js'
 import { chatServer } from './plugin.js'
+import { redactUrl } from './redact.js'
+
+export { redactUrl }
 
 export interface BuildAppOptions extends ChatServerOptions {
   /** Fastify's logger: off by default; `true` or options turn it on, always with secrets redacted. */
@@ -28,11 +31,6 @@ export function requestIdOf(request: IncomingMessage): string {
   return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID()
 }
 
-/** Redacts the socket's `token` query parameter so tokens never reach the access log. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[REDACTED]')
-}
-
 /** Log serializers that keep secrets out: no headers at all, and the URL without its token. */
 export const requestSerializers = {
   req(request: { method: string; url: string; hostname?: string; ip?: string; id?: string }) {
@@ -46,6 +44,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   const app = Fastify({
     logger: logger === false ? false : { ...(logger === true ? {} : logger), serializers: requestSerializers },
     genReqId: requestIdOf,
+    // The chat server answers requests that arrive while it closes itself, with a code (plugins/shutdown.ts).
+    return503OnClosing: false,
     // Errors the router raises before any plugin runs (a malformed URL, an over-long path parameter)
     // get the same body as every other error.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {

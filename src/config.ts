@@ -20,6 +20,7 @@ const EnvSchema = Type.Object({
   DATABASE_SCHEMA: Type.Optional(Type.String()),
   REDIS_URL: Type.Optional(Type.String()),
   REDIS_CHANNEL_PREFIX: Type.Optional(Type.String()),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_EXPIRY_MINUTES: Type.Integer({ minimum: 1, maximum: 527_040, default: 1440 }),
   LOG_LEVEL: Type.Union(
@@ -41,6 +42,14 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_SEND: Type.Optional(RateLimitVariable),
   MAX_GROUP_MEMBERS: Type.Optional(Type.Integer({ minimum: 1 })),
   METRICS: Type.Optional(Type.Boolean()),
+  SHUTDOWN_DRAIN_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  METRICS_TOKEN: Type.Optional(Type.String()),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  DB_BUSY_WAIT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  DATABASE_QUERY_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  READINESS_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
 })
 export type Env = Static<typeof EnvSchema>
 

@@ -10,6 +10,7 @@ import {
 import type { Database } from './database.js'
 import type { Hub } from './domain/ports.js'
 import { DEFAULT_RESUME_LIMIT } from './domain/resume.js'
+import { resolveOperations, type OperationsConfig, type OperationsOptions } from './operations.js'
 
 /**
  * Set by `buildApp`, which gives the chat server an app of its own: only there is `/` free for the demo
@@ -18,7 +19,7 @@ import { DEFAULT_RESUME_LIMIT } from './domain/resume.js'
 export const STANDALONE: unique symbol = Symbol('chatserver.standalone')
 
 /** Options of the chat server plugin. Each one overrides the environment variable named beside it. */
-export interface ChatServerOptions {
+export interface ChatServerOptions extends OperationsOptions {
   /** SQLite database file (`DB_FILE`, default `chatserver.db`); `:memory:` for a throwaway database. */
   dbFile?: string
   /** An existing Kysely instance to use instead of opening `dbFile`. Migrations run on it; its owner closes it. */
@@ -131,7 +132,7 @@ export interface PasswordHashingOptions {
 }
 
 /** Settings after options, environment and defaults are merged and validated. */
-export interface ChatServerConfig {
+export interface ChatServerConfig extends OperationsConfig {
   nodeEnv: 'development' | 'production' | 'test'
   production: boolean
   /** Undefined when an existing Kysely instance was given or the database is PostgreSQL. */
@@ -167,12 +168,19 @@ export interface RedisSettings {
   announceIntervalMs: number
   /** A remote instance not heard from for this long, in ms, counts as gone with its users (default 15,000). */
   presenceExpiryMs: number
+  /**
+   * How long, in ms, any Redis command may go unanswered before it fails (`REDIS_COMMAND_TIMEOUT_MS`, default
+   * 1,000): a rate-limit count then lets the request through, a publish is reported as failed, readiness
+   * says the broker is down. Without it a Redis that stops answering (but keeps its connections) hangs them.
+   */
+  commandTimeoutMs: number
 }
 
-const DEFAULT_REDIS_SETTINGS: Readonly<Omit<RedisSettings, 'url'>> = {
+export const DEFAULT_REDIS_SETTINGS: Readonly<Omit<RedisSettings, 'url'>> = {
   channelPrefix: 'chatserver',
   announceIntervalMs: 5_000,
   presenceExpiryMs: 15_000,
+  commandTimeoutMs: 1_000,
 }
 
 const DEFAULT_BODY_LIMIT = 64 * 1024
@@ -254,6 +262,7 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     maxGroupMembers: resolveMaxGroupMembers(options.maxGroupMembers ?? env.MAX_GROUP_MEMBERS),
     redis: resolveRedis(options, env),
     metrics: options.metrics ?? env.METRICS ?? true,
+    ...resolveOperations(options, env),
   }
 }
 
@@ -263,12 +272,17 @@ function resolveRedis(options: ChatServerOptions, env: ReturnType<typeof parseEn
   if (url === undefined) return undefined
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL (redisUrl) must be a redis:// or rediss:// URL.')
   const channelPrefix = options.redis?.channelPrefix ?? env.REDIS_CHANNEL_PREFIX ?? DEFAULT_REDIS_SETTINGS.channelPrefix
-  const settings = { ...DEFAULT_REDIS_SETTINGS, ...options.redis, channelPrefix }
+  const commandTimeoutMs =
+    options.redis?.commandTimeoutMs ?? env.REDIS_COMMAND_TIMEOUT_MS ?? DEFAULT_REDIS_SETTINGS.commandTimeoutMs
+  const settings = { ...DEFAULT_REDIS_SETTINGS, ...options.redis, channelPrefix, commandTimeoutMs }
   if (!/^[\w.:-]{1,100}$/.test(settings.channelPrefix)) {
     throw new Error('REDIS_CHANNEL_PREFIX (redis.channelPrefix) must be 1 to 100 letters, digits, _, ., : or -.')
   }
   if (!isWhole(settings.announceIntervalMs) || !isWhole(settings.presenceExpiryMs)) {
     throw new Error('redis.announceIntervalMs and redis.presenceExpiryMs must be whole numbers of ms, at least 1.')
+  }
+  if (!isWhole(settings.commandTimeoutMs)) {
+    throw new Error('REDIS_COMMAND_TIMEOUT_MS (redis.commandTimeoutMs) must be a whole number of ms, at least 1.')
   }
   if (settings.presenceExpiryMs <= settings.announceIntervalMs) {
     throw new Error('redis.presenceExpiryMs must be longer than redis.announceIntervalMs.')

@@ -15,6 +15,7 @@ import rateLimitPlugin from '../plugins/rate-limit.js'
 import realtimePlugin from '../plugins/realtime/index.js'
 import requestIdPlugin from '../plugins/request-id.js'
 import revocationPlugin from '../plugins/revocation.js'
+import shutdownPlugin from '../plugins/shutdown.js'
 import storePlugin from '../plugins/store/index.js'
 import validationPlugin from '../plugins/validation.js'
 import type { ChatServerOptions } from './options.js'
@@ -31,6 +32,7 @@ export const chatServer: FastifyPluginAsync<ChatServerOptions> = async (fastify,
   await fastify.register(requestIdPlugin)
   await fastify.register(validationPlugin)
   await fastify.register(errorsPlugin)
+  await fastify.register(shutdownPlugin)
   await fastify.register(dbPlugin, options.db ? { db: options.db } : {})
   // A database handle passed in may be written by its owner too: then member ids are read every time.
   await fastify.register(storePlugin, { cacheMembers: !options.db })

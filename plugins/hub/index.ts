@@ -36,6 +36,7 @@ export default fp<{ hub?: Hub }>(
         error: (object, message) => log.error(object, message),
       },
       onDelivered: (sockets) => fastify.chatMetrics.framesDelivered(sockets),
+      onPublishFailed: () => fastify.chatMetrics.hubPublishFailed(),
     })
     await hub.start()
     fastify.decorate('hub', metered(hub))

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { ServerFrame } from '../../src/schemas/frames/index.js'
 import type { Hub, HubConnection } from '../../src/domain/ports.js'
-import type { RedisSettings } from '../../src/options.js'
+import { DEFAULT_REDIS_SETTINGS, type RedisSettings } from '../../src/options.js'
+import type { ServerFrame } from '../../src/schemas/frames/index.js'
 import { LocalHub } from './local-hub.js'
 
 /** WebSocket close code 1012 "service restart": the client reconnects with `since=` and misses nothing. */
@@ -39,10 +39,14 @@ export interface RedisHubLogger {
   error(object: unknown, message: string): void
 }
 
-export interface RedisHubOptions extends RedisSettings {
+export interface RedisHubOptions extends Omit<RedisSettings, 'commandTimeoutMs'> {
+  /** Default: `DEFAULT_REDIS_SETTINGS.commandTimeoutMs`. */
+  commandTimeoutMs?: number
   log?: RedisHubLogger
   /** Called with the number of local sockets each frame from the channel was handed to (for the metrics). */
   onDelivered?: (sockets: number) => void
+  /** Called for each publish that Redis did not take (refused, or unanswered within the command timeout). */
+  onPublishFailed?: () => void
 }
 
 const silent: RedisHubLogger = { info: () => undefined, warn: () => undefined, error: () => undefined }
@@ -79,11 +83,17 @@ export class RedisHub implements Hub {
   private subscribed = false
   private lost = false
   private closing = false
+  /** Publishes are failing (Redis refuses them or does not answer): fan-out to the other instances is down. */
+  private publishFailing = false
+  private failedPublishes = 0
 
   constructor(private readonly settings: RedisHubOptions) {
     this.channel = `${settings.channelPrefix}:hub`
     this.log = settings.log ?? silent
-    const common = { lazyConnect: true, connectTimeout: 5_000 }
+    // Every command has a deadline: a Redis that keeps its connections but stops answering must not leave
+    // publishes (and readiness) waiting forever.
+    const commandTimeout = settings.commandTimeoutMs ?? DEFAULT_REDIS_SETTINGS.commandTimeoutMs
+    const common = { lazyConnect: true, connectTimeout: 5_000, commandTimeout }
     // The publisher keeps commands in ioredis' offline queue while disconnected: sent late beats never sent.
     this.publisher = new Redis(settings.url, { ...common, connectionName: `chatserver-${this.instanceId}-pub` })
     // The subscriber subscribes itself after each (re)connect, to know when it is listening again.
@@ -208,9 +218,14 @@ export class RedisHub implements Hub {
     return this.local.connectionCount()
   }
 
-  /** Whether both Redis connections are up (for health reports). */
+  /** Whether both Redis connections are up and publishes go through (for health reports). */
   connected(): boolean {
-    return this.publisher.status === 'ready' && this.subscriber.status === 'ready' && !this.lost
+    return this.publisher.status === 'ready' && this.subscriber.status === 'ready' && !this.lost && !this.publishFailing
+  }
+
+  /** A round trip on both connections, each within the command timeout; rejects when either fails. */
+  async ping(): Promise<void> {
+    await Promise.all([this.publisher.ping(), this.subscriber.ping()])
   }
 
   /** Every announce interval: tell the others who is online here, and forget instances that went quiet. */
@@ -230,11 +245,28 @@ export class RedisHub implements Hub {
     this.sendRaw(JSON.stringify(line))
   }
 
+  /**
+   * Publishes without waiting: a send never waits on Redis. A failed publish (refused, or unanswered within
+   * the command timeout) is counted and reported once per spell of failures, and makes the hub report itself
+   * down until a publish goes through again. (A publish that timed out may still reach Redis once it answers.)
+   */
   private sendRaw(message: string): void {
     if (this.closing) return
-    this.publisher.publish(this.channel, message).catch((error: unknown) => {
-      this.log.error({ err: error }, 'Redis publish failed')
-    })
+    this.publisher.publish(this.channel, message).then(
+      () => {
+        if (!this.publishFailing) return
+        this.publishFailing = false
+        this.log.warn(`Redis publishes go through again (${this.failedPublishes} failed meanwhile)`)
+        this.failedPublishes = 0
+      },
+      (error: unknown) => {
+        this.settings.onPublishFailed?.()
+        this.failedPublishes += 1
+        if (this.publishFailing || this.closing) return
+        this.publishFailing = true
+        this.log.error({ err: error }, 'Redis publish failed: fan-out to the other instances is down')
+      },
+    )
   }
 
   private receive(message: Buffer): void {

@@ -10,8 +10,28 @@ const Readiness = Type.Object({
   sockets: Type.Integer({ minimum: 0, description: 'Sockets open on this instance.' }),
 })
 
+type CheckResult = 'ok' | 'down'
+
+/** `check`'s result, or `down` when it fails or has not answered within `timeoutMs`. */
+async function within(timeoutMs: number, check: () => Promise<unknown>): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<CheckResult>((resolve) => {
+    timer = setTimeout(() => resolve('down'), timeoutMs)
+  })
+  const answered = check().then(
+    () => 'ok' as const,
+    () => 'down' as const,
+  )
+  try {
+    return await Promise.race([answered, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** Liveness and readiness: `/ping` and `/health/live` need nothing; `/health/ready` checks what serving needs. */
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { readinessTimeoutMs } = fastify.chatConfig
   const pong = async () => ({ message: 'pong' as const, timestamp: new Date().toISOString() })
   const Pong = Type.Object({ message: Type.Literal('pong'), timestamp: Type.String({ format: 'date-time' }) })
 
@@ -42,18 +62,23 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
         operationId: 'checkReadiness',
         description:
           'Checks the database with a query and, when instances share a broker (Redis), that this instance is ' +
-          'connected to it. 503 when either is down, so a load balancer stops sending clients here.',
+          'connected to it and that it answers. 503 when either is down or has not answered within ' +
+          '`READINESS_TIMEOUT_MS` (default 1 s), so a load balancer stops sending clients here.',
         response: { 200: Readiness, 503: Readiness },
       },
     },
     async (_request, reply) => {
-      const database = await sql`select 1`
-        .execute(fastify.db)
-        .then(() => 'ok' as const)
-        .catch(() => 'down' as const)
       const { hub } = fastify
+      const [database, brokerAnswers] = await Promise.all([
+        within(readinessTimeoutMs, () => sql`select 1`.execute(fastify.db)),
+        hub.ping ? within(readinessTimeoutMs, () => hub.ping?.() ?? Promise.resolve()) : Promise.resolve(undefined),
+      ])
       const broker =
-        hub.connected === undefined ? ('unused' as const) : hub.connected() ? ('ok' as const) : ('down' as const)
+        hub.connected === undefined
+          ? ('unused' as const)
+          : hub.connected() && brokerAnswers !== 'down'
+            ? ('ok' as const)
+            : ('down' as const)
       const ready = database === 'ok' && broker !== 'down'
       return reply
         .code(ready ? 200 : 503)

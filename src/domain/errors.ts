@@ -7,6 +7,8 @@ export class ChatError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    /** When to try again, in seconds (`Retry-After`), for a refusal that passes by itself. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message)
     this.name = 'ChatError'
@@ -19,6 +21,9 @@ export const forbidden = (code: string, message: string) => new ChatError(403, c
 export const notFound = (code: string, message: string) => new ChatError(404, code, message)
 export const conflict = (code: string, message: string) => new ChatError(409, code, message)
 export const tooManyRequests = (message: string) => new ChatError(429, 'RATE_LIMITED', message)
+/** The server cannot do it now (shutting down, its database busy or unreachable); the same request may work later. */
+export const serviceUnavailable = (code: string, message: string, retryAfterSeconds: number) =>
+  new ChatError(503, code, message, retryAfterSeconds)
 
 export const userNotFound = () => notFound('USER_NOT_FOUND', 'No user has that id.')
 export const groupNotFound = () => notFound('GROUP_NOT_FOUND', 'No group has that id.')

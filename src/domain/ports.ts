@@ -158,6 +158,8 @@ export interface Hub {
   connectionCount(): number
   /** Whether the hub can deliver across instances right now (a hub with a broker); absent means always. */
   connected?(): boolean
+  /** Resolves once the broker has answered a round trip (for readiness: connected is not answering). */
+  ping?(): Promise<void>
 }
 
 export interface ChatStore {

@@ -35,6 +35,11 @@ const ERROR_MEANINGS: Record<number, string> = {
   426: 'This endpoint speaks WebSocket: send an upgrade request.',
   429: 'Too many requests or sockets: retry after the `Retry-After` header’s seconds.',
   500: 'The server failed; the details are logged, never sent.',
+  503:
+    'Not now: the server is shutting down (SHUTTING_DOWN), or its database is locked by another writer ' +
+    '(DATABASE_BUSY) or does not answer in time (DATABASE_UNAVAILABLE). Retry after the ' +
+    '`Retry-After` header’s seconds, on this or another instance (a send retried with its `client_msg_id` is ' +
+    'stored once).',
 }
 
 /** Response schemas for the given error statuses, all with the shared error body. */

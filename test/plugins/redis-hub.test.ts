@@ -119,7 +119,13 @@ t.test('configuration: REDIS_URL or redisUrl selects the Redis hub; bad values s
   t.equal(resolveConfig({ env: {}, jwtSecret }).redis, undefined, 'no URL: the in-process hub')
   t.same(
     resolveConfig({ env: { REDIS_URL: 'redis://r:6379' }, jwtSecret }).redis,
-    { url: 'redis://r:6379', channelPrefix: 'chatserver', announceIntervalMs: 5000, presenceExpiryMs: 15000 },
+    {
+      url: 'redis://r:6379',
+      channelPrefix: 'chatserver',
+      announceIntervalMs: 5000,
+      presenceExpiryMs: 15000,
+      commandTimeoutMs: 1000,
+    },
     'REDIS_URL with the defaults',
   )
   t.match(
