@@ -54,9 +54,10 @@ class MeteredHub implements Hub {
     private readonly hub: Hub,
     private readonly published: (seconds: number, delivered: number | void) => void,
   ) {
-    const { connected, ping } = hub
-    if (connected) this.connected = () => connected.call(hub)
-    if (ping) this.ping = () => ping.call(hub)
+    const connected = hub.connected?.bind(hub)
+    if (connected) this.connected = connected
+    const ping = hub.ping?.bind(hub)
+    if (ping) this.ping = ping
   }
 
   attach(connection: HubConnection): () => void {

@@ -37,7 +37,8 @@ export function isUnavailable(error: unknown): boolean {
   if (isTimeout(error)) return true
   if (!(error instanceof Error)) return false
   if (error.message.startsWith('Connection terminated')) return true
-  const code = String((error as { code?: unknown }).code ?? '')
+  const { code: given } = error as { code?: unknown }
+  const code = typeof given === 'string' ? given : ''
   return NETWORK_CODES.has(code) || isUnavailableCode(code)
 }
 
@@ -81,7 +82,7 @@ function wrap(client: pg.PoolClient): PostgresPoolClient {
     sqlOrCursor: string | PostgresCursor<R>,
     parameters?: ReadonlyArray<unknown>,
   ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
-    if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never) as PostgresCursor<R>
+    if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never)
     if (stuck) return Promise.reject(databaseUnavailable())
     return (client.query(sqlOrCursor, parameters as unknown[]) as unknown as Promise<PostgresQueryResult<R>>).catch(
       (error: unknown) => {
