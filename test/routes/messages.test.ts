@@ -135,6 +135,11 @@ t.test('invalid message bodies are refused and nothing is stored', async (t) => 
     ['type "system"', { content: 'hi', type: 'system' }, /type/],
     ['type and kind disagreeing', { content: 'hi', type: 'image', kind: 'text' }, /type/],
     ['media_url not a URI', { content: 'hi', media_url: 'not a uri' }, /media_url/],
+    ['media_url javascript:', { content: 'hi', media_url: 'javascript:alert(1)' }, /media_url/],
+    ['media_url data:', { content: 'hi', media_url: 'data:text/html,<script>alert(1)</script>' }, /media_url/],
+    ['media_url file:', { content: 'hi', media_url: 'file:///etc/passwd' }, /media_url/],
+    ['media_url ftp:', { content: 'hi', media_url: 'ftp://example.com/a.png' }, /media_url/],
+    ['media_url without a host', { content: 'hi', media_url: 'http:///a.png' }, /media_url/],
     ['reply_to_id "abc"', { content: 'hi', reply_to_id: 'abc' }, /reply_to_id/],
     ['empty client_msg_id', { content: 'hi', client_msg_id: '' }, /client_msg_id/],
   ]
