@@ -83,7 +83,9 @@ export const MessageInputFields = {
     Type.String({
       minLength: 1,
       maxLength: MAX_CLIENT_MSG_ID_LENGTH,
-      description: 'Chosen by the client; a retry with the same value from the same sender is stored once.',
+      description:
+        'Chosen by the client; a retry with the same value from the same sender to the same conversation is ' +
+        'stored once. The same value in another conversation is a new message.',
     }),
   ),
 }

@@ -296,6 +296,51 @@ t.test('resending with the same client_msg_id stores the message once', async (t
   t.same(ids((await history(t, app, ava, groupId)).messages), [original.id, mikes.id])
 })
 
+t.test('a client_msg_id is scoped to its conversation: reused in another one, it is a new message', async (t) => {
+  const app = await build(t)
+  const ava = await register(app, 'ava')
+  const mike = await register(app, 'mike')
+  const general = await createGroup(app, ava, [mike], 'general')
+  const random = await createGroup(app, ava, [mike], 'random')
+
+  const direct = await app.inject({
+    method: 'POST',
+    url: `/v1/messages/p2p/${mike.id}`,
+    headers: ava.auth,
+    payload: { content: 'direct first', client_msg_id: 'key-1' },
+  })
+  t.equal(direct.statusCode, 201)
+  const directMessage = direct.json<StoredMessage>()
+
+  const inGroup = await post(app, ava, general, { content: 'then the group', client_msg_id: 'key-1' })
+  t.equal(inGroup.statusCode, 201)
+  t.equal(inGroup.headers['idempotent-replayed'], undefined, 'not a replay of the direct message')
+  const groupMessage = inGroup.json<StoredMessage>()
+  t.not(groupMessage.id, directMessage.id, 'a new message')
+  t.match(groupMessage, { group_id: general, content: 'then the group', client_msg_id: 'key-1' })
+
+  const inOtherGroup = await post(app, ava, random, { content: 'and another group', client_msg_id: 'key-1' })
+  t.equal(inOtherGroup.statusCode, 201)
+  t.equal(inOtherGroup.headers['idempotent-replayed'], undefined, 'not a replay of the first group’s message')
+  t.match(inOtherGroup.json<StoredMessage>(), { group_id: random, content: 'and another group' })
+
+  const retry = await post(app, ava, general, { content: 'then the group', client_msg_id: 'key-1' })
+  t.equal(retry.headers['idempotent-replayed'], 'true', 'a retry in the same group is still a replay')
+  t.same(retry.json(), groupMessage)
+
+  const directRetry = await app.inject({
+    method: 'POST',
+    url: `/v1/messages/p2p/${mike.id}`,
+    headers: ava.auth,
+    payload: { content: 'direct first', client_msg_id: 'key-1' },
+  })
+  t.equal(directRetry.headers['idempotent-replayed'], 'true', 'and so is one in the same direct conversation')
+  t.equal(directRetry.json<StoredMessage>().id, directMessage.id)
+
+  t.same(ids((await history(t, app, mike, general)).messages), [groupMessage.id], 'stored once in the group')
+  t.equal((await history(t, app, mike, random)).messages.length, 1, 'and once in the other group')
+})
+
 t.test('history pages backwards from the newest with no gaps or duplicates', async (t) => {
   const app = await build(t)
   const ava = await register(app, 'ava')
