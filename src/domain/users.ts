@@ -1,5 +1,6 @@
 import type { User, UserPageQuery } from '../schemas/user.js'
 import { conflict, unauthorized, userNotFound } from './errors.js'
+import { assertStrongPassword } from './password-policy.js'
 import type { IssuedToken, PasswordHasher, TokenIssuer, UserStore } from './ports.js'
 
 export interface UserPorts {
@@ -15,11 +16,15 @@ export interface Session extends IssuedToken {
 /** Emails are compared and stored lower-cased and trimmed. */
 export const normalizeEmail = (email: string) => email.trim().toLowerCase()
 
-/** Creates an account and signs its first token. Refuses a taken email or username (case-insensitive) with 409. */
+/**
+ * Creates an account and signs its first token. Refuses a weak password with 400 `WEAK_PASSWORD` (see
+ * password-policy.ts) and a taken email or username (case-insensitive) with 409.
+ */
 export async function register(
   ports: UserPorts,
   input: { username: string; email: string; password: string },
 ): Promise<Session> {
+  await assertStrongPassword(input.password, [input.username, input.email])
   const passwordHash = await ports.passwords.hash(input.password)
   const created = await ports.users.create({
     username: input.username.trim(),

@@ -121,6 +121,18 @@ t.test('demo data: Ava and Mike can log in and share group 1 "General" owned by 
   t.same(users.users.map((u) => u.email).sort(), ['ava@temp.com', 'mike@temp.com'])
 })
 
+t.test('the demo users keep their password "password"; a new account may not choose it', async (t) => {
+  const app = await start(t, join(tempDir(t), 'demo.db'))
+  await login(t, app, 'ava@temp.com')
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/users/register',
+    payload: { username: 'copycat', email: 'copycat@temp.com', password: 'password' },
+  })
+  t.equal(res.statusCode, 400)
+  t.equal(res.json<ErrorBody>().code, 'WEAK_PASSWORD', 'only the seeded data is exempt')
+})
+
 t.test('a restart on the same file neither duplicates nor resets the demo data', async (t) => {
   const dbFile = join(tempDir(t), 'demo.db')
   const first = await start(t, dbFile)

@@ -102,18 +102,49 @@ t.test('an email is stored lower-cased', async (t) => {
 
 t.test('the shortest and longest allowed username and password are accepted', async (t) => {
   const app = await build(t)
-  const short = await registerRaw(app, { username: 'abc', email: 'short@example.com', password: '12345678' })
+  const short = await registerRaw(app, { username: 'abc', email: 'short@example.com', password: 'kv7#qz2m' })
   t.equal(short.statusCode, 201, '3-char username, 8-char password')
+  const longest = 'pq'.repeat(64)
   const long = await registerRaw(app, {
     username: 'a'.repeat(32),
     email: 'long@example.com',
-    password: 'p'.repeat(128),
+    password: longest,
   })
   t.equal(long.statusCode, 201, '32-char username, 128-char password')
   const dotted = await registerRaw(app, { username: 'a.b_c-D9', email: 'dotted@example.com', password: PASSWORD })
   t.equal(dotted.statusCode, 201, 'letters, digits, dot, underscore and dash are allowed')
-  t.equal((await login(app, 'long@example.com', 'p'.repeat(128))).statusCode, 200, 'a 128-char password logs in')
+  t.equal((await login(app, 'long@example.com', longest)).statusCode, 200, 'a 128-char password logs in')
 })
+
+t.test(
+  'a password that is easy to guess is refused with 400 WEAK_PASSWORD saying why, and stores nothing',
+  async (t) => {
+    const app = await build(t)
+    const cases: Array<[string, string, RegExp]> = [
+      ['password', 'password', /common/],
+      ['12345678', '12345678', /common/],
+      ['a common one in capitals', 'PassWord1', /common/],
+      ['a common one with spaces around', '  iloveyou  ', /common/],
+      ['eight spaces', ' '.repeat(8), /whitespace|repeated/],
+      ['whitespace only', ' \t \t \t \t', /whitespace/],
+      ['one character repeated', 'zzzzzzzzzz', /repeated/],
+      ['the username', 'weakling_9', /username or email/],
+      ['the email', 'weakling_9@example.com', /username or email/],
+    ]
+    for (const [what, password, why] of cases) {
+      const res = await registerRaw(app, { username: 'weakling_9', email: 'weakling_9@example.com', password })
+      const body = refused(t, res, 400, 'WEAK_PASSWORD')
+      t.match(body.error, why, `${what}: the message says why`)
+    }
+    t.equal((await login(app, 'weakling_9@example.com', 'password')).statusCode, 401, 'no account was created')
+    const strong = await registerRaw(app, {
+      username: 'weakling_9',
+      email: 'weakling_9@example.com',
+      password: 'plum tractor whistle',
+    })
+    t.equal(strong.statusCode, 201, 'a passphrase of unrelated words is accepted')
+  },
+)
 
 t.test('registering without a field is refused and stores nothing', async (t) => {
   const app = await build(t)
