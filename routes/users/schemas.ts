@@ -46,7 +46,9 @@ export const listUsers = {
   tags: ['users'],
   summary: 'List users',
   operationId: 'listUsers',
-  description: 'Users by id, optionally filtered by `q` (a part of the username or email). Page with `after_id`.',
+  description:
+    'Users by id, optionally filtered by `q` (a part of the username). Page with `after_id`. `email` is null ' +
+    'for everyone but you.',
   security: [{ bearerAuth: [] }],
   querystring: UserPageQuery,
   response: {

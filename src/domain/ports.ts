@@ -21,7 +21,7 @@ export interface UserStore {
   }): Promise<User | 'email' | 'username'>
   findByEmail(email: string): Promise<UserWithHash | undefined>
   findById(id: number): Promise<User | undefined>
-  /** Users ordered by id, after `afterId`, whose username or email contains `query`. */
+  /** Users ordered by id, after `afterId`, whose username contains `query` (any case). */
   list(page: { query?: string; afterId?: number; limit: number }): Promise<User[]>
   /** The user with their password hash, for re-checking the current password. */
   findByIdWithHash(id: number): Promise<UserWithHash | undefined>

@@ -1,12 +1,12 @@
 import { createHmac, randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { build, register, TEST_SECRET } from '../helpers.js'
+import { build, createGroup, register, TEST_SECRET, type Account } from '../helpers.js'
 
 interface UserBody {
   id: number
   username: string
-  email: string
+  email: string | null
   created_at: string
 }
 
@@ -50,7 +50,7 @@ function login(app: FastifyInstance, email: string, password: string) {
   return app.inject({ method: 'POST', url: '/v1/users/login', payload: { email, password } })
 }
 
-/** Users whose username or email contains `q`, as seen by `auth`. */
+/** Users whose username contains `q`, as seen by `auth`. */
 async function search(app: FastifyInstance, auth: { authorization: string }, q: string): Promise<UserBody[]> {
   const res = await app.inject({ method: 'GET', url: '/v1/users', headers: auth, query: { q } })
   if (res.statusCode !== 200) throw new Error(`search failed: ${res.statusCode} ${res.body}`)
@@ -370,7 +370,7 @@ t.test('a login without a field or with a wrong type is refused', async (t) => {
 // ---------------------------------------------------------------------------------------------
 // Listing and looking up users
 
-t.test('listing users finds them by part of the username or email, case-insensitively', async (t) => {
+t.test('listing users finds them by part of the username, case-insensitively', async (t) => {
   const app = await build(t)
   const zed = await register(app, 'zedd')
   const zara = await register(app, 'zara')
@@ -393,11 +393,7 @@ t.test('listing users finds them by part of the username or email, case-insensit
     [zed.id, zara.id],
     'a shared letter finds both, in id order',
   )
-  t.same(
-    (await search(app, other.auth, `${zara.username}@EXAMPLE`)).map((u) => u.id),
-    [zara.id],
-    'the email is searched too',
-  )
+  t.same(await search(app, other.auth, `${zara.username}@EXAMPLE`), [], 'the email is not searched')
   t.same(await search(app, other.auth, 'nobody-has-this'), [], 'no match gives an empty list')
 
   const all = await app.inject({ method: 'GET', url: '/v1/users', headers: other.auth })
@@ -509,8 +505,62 @@ t.test('a user is looked up by id', async (t) => {
   const target = await register(app, 'target')
   const res = await app.inject({ method: 'GET', url: `/v1/users/${target.id}`, headers: viewer.auth })
   t.equal(res.statusCode, 200)
-  t.match(res.json(), { id: target.id, username: target.username, email: `${target.username}@example.com` })
+  t.same(
+    Object.keys(res.json<UserBody>()).sort(),
+    ['created_at', 'email', 'id', 'username'],
+    'the fields of the contract',
+  )
+  t.match(res.json(), { id: target.id, username: target.username, email: null })
   noSecrets(t, res)
+  const self = await app.inject({ method: 'GET', url: `/v1/users/${viewer.id}`, headers: viewer.auth })
+  t.match(self.json(), { id: viewer.id, email: `${viewer.username}@example.com` }, 'your own email, to you')
+})
+
+t.test('a user’s email is shown to that user only, on every route that returns users', async (t) => {
+  const app = await build(t)
+  const ava = await register(app, 'ava')
+  const mike = await register(app, 'mike')
+  await createGroup(app, ava, [mike])
+  await app.inject({
+    method: 'POST',
+    url: `/v1/messages/p2p/${mike.id}`,
+    headers: ava.auth,
+    payload: { content: 'hi' },
+  })
+  const emailOf = (who: Account) => `${who.username}@example.com`
+  const get = (url: string, who: Account) => app.inject({ method: 'GET', url, headers: who.auth })
+
+  t.same(await search(app, mike.auth, '@'), [], 'searching for "@" finds nobody')
+  t.same(await search(app, mike.auth, 'example.com'), [], 'nor does a mail domain')
+
+  for (const url of ['/v1/users', '/v1/users/with-chat-info']) {
+    const res = await get(`${url}?limit=100`, mike)
+    t.equal(res.statusCode, 200, url)
+    const emails = Object.fromEntries(res.json<UserPage>().users.map((user) => [user.id, user.email]))
+    t.same(emails, { [ava.id]: null, [mike.id]: emailOf(mike) }, `${url}: only the caller’s own email`)
+  }
+  t.equal((await get(`/v1/users/${ava.id}`, mike)).json<UserBody>().email, null, 'GET /v1/users/:userID')
+  t.equal((await get('/v1/users/me', ava)).json<UserBody>().email, emailOf(ava), 'GET /v1/users/me: your own')
+  const login = await app.inject({
+    method: 'POST',
+    url: '/v1/users/login',
+    payload: { email: emailOf(ava), password: PASSWORD },
+  })
+  t.equal(login.json<SessionBody>().user.email, emailOf(ava), 'login: your own')
+  const everything = [
+    (await get('/v1/users?limit=100', mike)).body,
+    (await get('/v1/users/with-chat-info?limit=100', mike)).body,
+    (await get(`/v1/users/${ava.id}`, mike)).body,
+    (await get('/v1/groups', mike)).body,
+    (await get('/v1/chats', mike)).body,
+  ]
+  for (const groupId of (await get('/v1/groups', mike)).json<{ groups: Array<{ id: number }> }>().groups) {
+    everything.push((await get(`/v1/groups/${groupId.id}/members`, mike)).body)
+  }
+  t.notOk(
+    everything.some((body) => body.includes(emailOf(ava))),
+    'Ava’s email appears in nothing Mike reads',
+  )
 })
 
 t.test('an unknown user id is 404 and a malformed one is 400', async (t) => {
