@@ -3,6 +3,7 @@ import * as initial from './2026-11-25-001-initial.js'
 import * as conversations from './2026-11-25-002-conversations.js'
 import * as tokenRevocations from './2026-11-25-003-token-revocations.js'
 import * as unreadIndexes from './2026-12-01-001-unread-indexes.js'
+import * as clientMsgIdPerConversation from './2026-12-10-001-client-msg-id-per-conversation.js'
 
 /**
  * Every migration, by name. Kysely runs them in name order; names start with an ISO date.
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-25-002-conversations': conversations,
   '2026-11-25-003-token-revocations': tokenRevocations,
   '2026-12-01-001-unread-indexes': unreadIndexes,
+  '2026-12-10-001-client-msg-id-per-conversation': clientMsgIdPerConversation,
 }
 
 export const migrationProvider: MigrationProvider = {

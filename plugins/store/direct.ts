@@ -28,15 +28,16 @@ export function createDirectStore(db: DB): DirectStore {
             edited_at: null,
             deleted_at: null,
           })
-          .onConflict((oc) => oc.columns(['sender_id', 'client_msg_id']).doNothing())
+          .onConflict((oc) => oc.columns(['sender_id', 'recipient_id', 'client_msg_id']).doNothing())
           .returningAll()
           .executeTakeFirst()
         if (!inserted) {
-          // Only a repeated (sender, client_msg_id) reaches here: hand back the original.
+          // Only a repeated (sender, recipient, client_msg_id) reaches here: hand back the original.
           const original = await trx
             .selectFrom('messages')
             .selectAll()
             .where('sender_id', '=', message.senderId)
+            .where('recipient_id', '=', message.recipientId)
             .where('client_msg_id', '=', message.clientMsgId)
             .executeTakeFirstOrThrow()
           return { message: toMessage(original), created: false }

@@ -67,16 +67,17 @@ export function createMessageStore(db: DB): MessageStore {
             edited_at: null,
             deleted_at: null,
           })
-          .onConflict((oc) => oc.columns(['sender_id', 'client_msg_id']).doNothing())
+          .onConflict((oc) => oc.columns(['sender_id', 'group_id', 'client_msg_id']).doNothing())
           .returningAll()
           .executeTakeFirst(),
       )
       if (inserted) return { message: toMessage(inserted), created: true }
-      // Only a repeated (sender, client_msg_id) reaches here: hand back the original.
+      // Only a repeated (sender, group, client_msg_id) reaches here: hand back the original.
       const original = await db
         .selectFrom('messages')
         .selectAll()
         .where('sender_id', '=', message.senderId)
+        .where('group_id', '=', message.groupId)
         .where('client_msg_id', '=', message.clientMsgId)
         .executeTakeFirstOrThrow()
       return { message: toMessage(original), created: false }

@@ -42,12 +42,7 @@ export function createUserStore(db: DB): UserStore {
       if (afterId !== undefined) select = select.where('id', '>', afterId)
       if (query) {
         const pattern = likePattern(query)
-        select = select.where((eb) =>
-          eb.or([
-            eb(sql`lower(username)`, 'like', sql`${pattern} escape '\\'`),
-            eb(sql`lower(email)`, 'like', sql`${pattern} escape '\\'`),
-          ]),
-        )
+        select = select.where(sql`lower(username)`, 'like', sql<string>`${pattern} escape '\\'`)
       }
       return select.orderBy('id').limit(limit).execute()
     },

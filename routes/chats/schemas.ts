@@ -41,7 +41,9 @@ export const usersWithChatInfo = {
   tags: ['users'],
   summary: 'List users with my direct conversation with each',
   operationId: 'listUsersWithChatInfo',
-  description: 'Other users by id, each with the last direct message, unread count and presence. Page with `after_id`.',
+  description:
+    'Users by id, each with the last direct message, unread count and presence. Page with `after_id`; `q` matches ' +
+    'a part of the username. `email` is null for everyone but you.',
   security: bearer,
   querystring: UserPageQuery,
   response: {

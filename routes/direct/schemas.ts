@@ -16,7 +16,8 @@ export const postDirectMessage = {
     'and of the sender. Its `status` is `SENT` when the recipient has a socket open and `PENDING` otherwise; ' +
     'pending messages are delivered on the recipient’s next connect (`DELIVERED`), and become `READ` when the ' +
     'recipient marks them read; the sender’s sockets get a `message_status` frame on each change. A retry with ' +
-    'the same `client_msg_id` returns the original (header `Idempotent-Replayed: true`) and pushes nothing again.',
+    'the same `client_msg_id` to the same recipient returns the original (header `Idempotent-Replayed: true`) and ' +
+    'pushes nothing again; the same key in another conversation is a new message.',
   security: bearer,
   params: RecipientParams,
   body: MessageInput,

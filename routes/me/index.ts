@@ -9,7 +9,9 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   const ports = { users: fastify.store.users, passwords: fastify.passwords }
 
   // A static path: the router prefers it over `/v1/users/:userID`.
-  fastify.get('/v1/users/me', { schema: schemas.getMe }, async (request) => getUser(ports.users, request.chatUser.id))
+  fastify.get('/v1/users/me', { schema: schemas.getMe }, async (request) =>
+    getUser(ports.users, request.chatUser.id, request.chatUser.id),
+  )
 
   fastify.patch('/v1/users/me', { schema: schemas.updateMe }, async (request) =>
     updateProfile(

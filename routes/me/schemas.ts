@@ -21,7 +21,8 @@ export const updateMe = {
   description:
     'Changes `username` and/or `password`, nothing else (any other field is a 400). A new username follows the ' +
     'rules of registration and is unique case-insensitively (409 `USERNAME_TAKEN`). A new password needs ' +
-    '`current_password` (400 when missing, 403 `WRONG_PASSWORD` when wrong); `current_password` is checked ' +
+    '`current_password` (400 when missing, 403 `WRONG_PASSWORD` when wrong) and follows the rules of ' +
+    'registration (400 `WEAK_PASSWORD` when easy to guess); `current_password` is checked ' +
     'whenever it is given. Either everything asked for changes or nothing does. A new password revokes every ' +
     'other token of yours (401 `TOKEN_REVOKED` from then on; their sockets close with 4003); the token used ' +
     'for the change stays valid.',

@@ -11,8 +11,8 @@ export const postGroupMessage = {
   operationId: 'sendGroupMessage',
   description:
     'Members only. The stored message is pushed as a `group_message` frame to every connected socket of every ' +
-    'member. A retry with the same `client_msg_id` returns the original (header `Idempotent-Replayed: true`) ' +
-    'and pushes nothing again.',
+    'member. A retry with the same `client_msg_id` to the same group returns the original (header ' +
+    '`Idempotent-Replayed: true`) and pushes nothing again; the same key in another conversation is a new message.',
   security: bearer,
   params: Type.Object({ groupID: Id() }),
   body: MessageInput,

@@ -20,12 +20,12 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   const authenticate = fastify.authenticate
 
   fastify.get('/v1/users', { schema: schemas.listUsers, onRequest: authenticate }, async (request) => {
-    const page = await listUsers(fastify.store.users, request.query)
+    const page = await listUsers(fastify.store.users, request.chatUser.id, request.query)
     return { ...page, count: page.users.length }
   })
 
   fastify.get('/v1/users/:userID', { schema: schemas.getUser, onRequest: authenticate }, async (request) =>
-    getUser(fastify.store.users, request.params.userID),
+    getUser(fastify.store.users, request.params.userID, request.chatUser.id),
   )
 }
 

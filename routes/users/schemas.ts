@@ -14,11 +14,18 @@ export const register = {
   tags: ['users'],
   summary: 'Create an account',
   operationId: 'register',
-  description: 'Creates a user and returns a token, as login does. Email and username are unique, case-insensitively.',
+  description:
+    'Creates a user and returns a token, as login does. Email and username are unique, case-insensitively. ' +
+    'A password that is easy to guess is refused with 400 `WEAK_PASSWORD`, whose message says why: one of the ' +
+    'most common passwords (case-insensitive), one character repeated, only whitespace, or your username or email.',
   body: Type.Object({
     username: Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$' }),
     email: Type.String({ format: 'email', maxLength: 254 }),
-    password: Type.String({ minLength: 8, maxLength: 128 }),
+    password: Type.String({
+      minLength: 8,
+      maxLength: 128,
+      description: 'Not one of the most common passwords, nor your username or email (400 `WEAK_PASSWORD`).',
+    }),
   }),
   response: { 201: Session('User registered successfully'), ...errorResponses(400, 409, 413, 415, 429) },
 }
@@ -39,7 +46,9 @@ export const listUsers = {
   tags: ['users'],
   summary: 'List users',
   operationId: 'listUsers',
-  description: 'Users by id, optionally filtered by `q` (a part of the username or email). Page with `after_id`.',
+  description:
+    'Users by id, optionally filtered by `q` (a part of the username). Page with `after_id`. `email` is null ' +
+    'for everyone but you.',
   security: [{ bearerAuth: [] }],
   querystring: UserPageQuery,
   response: {

@@ -103,7 +103,7 @@ export async function usersWithChatInfo(
   query: UserPageQuery,
 ): Promise<UserPage<UserWithChatInfo>> {
   const [page, mine, contacts] = await Promise.all([
-    listUsers(ports.users, query),
+    listUsers(ports.users, callerId, query),
     ports.chats.chatList(callerId),
     ports.chats.contactsOf(callerId),
   ])

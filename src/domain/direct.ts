@@ -63,7 +63,8 @@ async function requirePeer(users: UserStore, userId: number, peerId: number): Pr
  * Stores a direct message and pushes it as a `direct_message` frame to every socket of the
  * recipient and to the sender's sockets except `from` (the socket it came from, which gets an
  * `ack` instead). Its status is SENT when the recipient has a socket open, PENDING otherwise.
- * A retry with the same `client_msg_id` resolves the original with `created: false` and pushes nothing.
+ * A retry with the same `client_msg_id` to the same recipient resolves the original with `created: false`
+ * and pushes nothing; the same key in another conversation is another message.
  */
 export async function postDirectMessage(
   ports: DirectPorts,

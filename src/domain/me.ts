@@ -1,5 +1,6 @@
 import type { User } from '../schemas/user.js'
 import { badRequest, conflict, forbidden, userNotFound } from './errors.js'
+import { assertStrongPassword } from './password-policy.js'
 import type { PasswordHasher, UserStore } from './ports.js'
 
 export interface ProfileChanges {
@@ -11,7 +12,7 @@ export interface ProfileChanges {
 /**
  * Changes the caller's username and/or password, nothing else, in one write. A new password needs
  * the current one (missing: 400; wrong: 403 WRONG_PASSWORD, not 401, so clients do not take it for
- * an expired token). A `current_password` is checked whenever it is given. A taken username is 409.
+ * an expired token) and must not be weak (400 WEAK_PASSWORD, see password-policy.ts). A `current_password` is checked whenever it is given. A taken username is 409.
  * A stored password change then runs `onPasswordChanged` (the caller's other tokens are revoked).
  */
 export async function updateProfile(
@@ -34,6 +35,10 @@ export async function updateProfile(
   if (changes.current_password !== undefined) {
     const me = await ports.users.findByIdWithHash(userId)
     if (!me) throw userNotFound()
+    // Before the current password is checked: a weak choice is refused without costing a hash check.
+    if (changes.password !== undefined) {
+      await assertStrongPassword(changes.password, [username ?? me.username, me.username, me.email])
+    }
     if (!(await ports.passwords.verify(me.password_hash, changes.current_password))) {
       throw forbidden('WRONG_PASSWORD', 'The current password is wrong.')
     }

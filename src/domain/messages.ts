@@ -62,7 +62,8 @@ export function resolveKind(input: MessageInput): MessageKind {
 
 /**
  * Stores a message from a member and then publishes it to every member's sockets.
- * A retry with the same `client_msg_id` resolves the original with `created: false` and publishes nothing.
+ * A retry with the same `client_msg_id` in the same group resolves the original with `created: false` and
+ * publishes nothing; the same key in another conversation is another message.
  */
 export async function postGroupMessage(
   ports: MessagePorts,

@@ -21,7 +21,7 @@ export interface UserStore {
   }): Promise<User | 'email' | 'username'>
   findByEmail(email: string): Promise<UserWithHash | undefined>
   findById(id: number): Promise<User | undefined>
-  /** Users ordered by id, after `afterId`, whose username or email contains `query`. */
+  /** Users ordered by id, after `afterId`, whose username contains `query` (any case). */
   list(page: { query?: string; afterId?: number; limit: number }): Promise<User[]>
   /** The user with their password hash, for re-checking the current password. */
   findByIdWithHash(id: number): Promise<UserWithHash | undefined>
@@ -83,7 +83,7 @@ export interface HistoryPage {
 
 export interface MessageStore {
   /**
-   * Stores a message once per (sender, client_msg_id): a repeat resolves the original with
+   * Stores a message once per (sender, group, client_msg_id): a repeat resolves the original with
    * `created: false`. Resolves only after the row is committed.
    */
   insert(message: NewMessage): Promise<{ message: Message; created: boolean }>
@@ -191,7 +191,7 @@ interface NewDirectMessage extends Omit<NewMessage, 'groupId'> {
 /** Direct conversations: messages between two users, their delivery state and each side's read marker. */
 export interface DirectStore {
   /**
-   * Stores a direct message once per (sender, client_msg_id) — a repeat resolves the original with
+   * Stores a direct message once per (sender, recipient, client_msg_id) — a repeat resolves the original with
    * `created: false` — and, in the same transaction, points both participants' conversation rows at it.
    */
   insert(message: NewDirectMessage): Promise<{ message: Message; created: boolean }>

@@ -58,7 +58,7 @@ export class Presence {
 
   /** Whether a user is online, for a viewer who may see it (themselves or a contact; 403 otherwise). */
   async of(viewerId: number, userId: number): Promise<{ user_id: number; online: boolean }> {
-    await getUser(this.ports.users, userId)
+    await getUser(this.ports.users, userId, viewerId)
     await requireContact(this.ports.chats, viewerId, userId)
     return { user_id: userId, online: this.ports.hub.isOnline(userId) }
   }

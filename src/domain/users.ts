@@ -1,5 +1,6 @@
 import type { User, UserPageQuery } from '../schemas/user.js'
 import { conflict, unauthorized, userNotFound } from './errors.js'
+import { assertStrongPassword } from './password-policy.js'
 import type { IssuedToken, PasswordHasher, TokenIssuer, UserStore } from './ports.js'
 
 export interface UserPorts {
@@ -15,11 +16,15 @@ export interface Session extends IssuedToken {
 /** Emails are compared and stored lower-cased and trimmed. */
 export const normalizeEmail = (email: string) => email.trim().toLowerCase()
 
-/** Creates an account and signs its first token. Refuses a taken email or username (case-insensitive) with 409. */
+/**
+ * Creates an account and signs its first token. Refuses a weak password with 400 `WEAK_PASSWORD` (see
+ * password-policy.ts) and a taken email or username (case-insensitive) with 409.
+ */
 export async function register(
   ports: UserPorts,
   input: { username: string; email: string; password: string },
 ): Promise<Session> {
+  await assertStrongPassword(input.password, [input.username, input.email])
   const passwordHash = await ports.passwords.hash(input.password)
   const created = await ports.users.create({
     username: input.username.trim(),
@@ -44,10 +49,19 @@ export async function login(ports: UserPorts, input: { email: string; password: 
   return { user, ...(await ports.tokens.issue(user)) }
 }
 
-export async function getUser(users: UserStore, userId: number): Promise<User> {
+/**
+ * A user as `viewerId` may see them: the email is the owner's alone (a user's address is how they are
+ * phished and found elsewhere, and no feature needs another user's), so it is null for anyone else.
+ */
+export function asSeenBy(viewerId: number, user: User): User {
+  return user.id === viewerId ? user : { ...user, email: null }
+}
+
+/** One user, as `viewerId` may see them (`asSeenBy`); 404 when there is no such user. */
+export async function getUser(users: UserStore, userId: number, viewerId: number): Promise<User> {
   const user = await users.findById(userId)
   if (!user) throw userNotFound()
-  return user
+  return asSeenBy(viewerId, user)
 }
 
 /** A page of users (the reply adds its `count`): pass `next_after_id` as `after_id` for the next one. */
@@ -57,8 +71,12 @@ export interface UserPage<T = User> {
   next_after_id: number | null
 }
 
-/** Lists users by id, a page at a time; reads one more than the page to tell whether more follow. */
-export async function listUsers(users: UserStore, query: UserPageQuery): Promise<UserPage> {
+/**
+ * Lists users by id as `viewerId` may see them, a page at a time, those whose username contains `q`
+ * when given (never by email, which would tell who has an address); reads one more than the page to
+ * tell whether more follow.
+ */
+export async function listUsers(users: UserStore, viewerId: number, query: UserPageQuery): Promise<UserPage> {
   const { q, limit, after_id } = query
   const found = await users.list({
     limit: limit + 1,
@@ -66,6 +84,6 @@ export async function listUsers(users: UserStore, query: UserPageQuery): Promise
     ...(after_id !== undefined ? { afterId: after_id } : {}),
   })
   const hasMore = found.length > limit
-  const page = found.slice(0, limit)
+  const page = found.slice(0, limit).map((user) => asSeenBy(viewerId, user))
   return { users: page, has_more: hasMore, next_after_id: hasMore ? (page.at(-1)?.id ?? null) : null }
 }

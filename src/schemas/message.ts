@@ -19,6 +19,12 @@ const MAX_CONTENT_LENGTH = 16_000
 const MAX_URL_LENGTH = 2_048
 const MAX_CLIENT_MSG_ID_LENGTH = 128
 
+/**
+ * A link a message may carry: `http` or `https` only (the scheme in any case), with a host. Other schemes
+ * (`javascript:`, `data:`, `file:`, …) run code or read local files when a client renders the link.
+ */
+export const MEDIA_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]'
+
 /** How many users reacted to a message with one emoji. */
 export const ReactionCount = Type.Object(
   { emoji: Type.String(), count: Type.Integer({ minimum: 1 }) },
@@ -64,13 +70,22 @@ export const MessageInputFields = {
     }),
   ),
   kind: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file')])),
-  media_url: Type.Optional(Type.String({ format: 'uri', maxLength: MAX_URL_LENGTH })),
+  media_url: Type.Optional(
+    Type.String({
+      format: 'uri',
+      pattern: MEDIA_URL_PATTERN,
+      maxLength: MAX_URL_LENGTH,
+      description: 'An `http` or `https` URL; any other scheme (`javascript:`, `data:`, …) is refused with a 400.',
+    }),
+  ),
   reply_to_id: Type.Optional(Id('A message in the same conversation this one answers.')),
   client_msg_id: Type.Optional(
     Type.String({
       minLength: 1,
       maxLength: MAX_CLIENT_MSG_ID_LENGTH,
-      description: 'Chosen by the client; a retry with the same value from the same sender is stored once.',
+      description:
+        'Chosen by the client; a retry with the same value from the same sender to the same conversation is ' +
+        'stored once. The same value in another conversation is a new message.',
     }),
   ),
 }

@@ -2,15 +2,24 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Id, Nullable, Timestamp } from './common.js'
 import { Message } from './message.js'
 
-/** A user as it leaves the server: never a hash or any other secret. */
+/** A user as it leaves the server: never a hash or any other secret, and the email only to its owner. */
 export const User = Type.Object(
   {
     id: Id(),
     username: Type.String(),
-    email: Type.String(),
+    email: Nullable(
+      Type.String({
+        description: 'The user’s email address, shown to that user only: null when the user is someone else.',
+      }),
+    ),
     created_at: Timestamp(),
   },
-  { title: 'User' },
+  {
+    title: 'User',
+    description:
+      'A user. `email` is shown only to its owner (register, login, `GET /v1/users/me`, and a user reading ' +
+      'themselves); to everyone else it is null.',
+  },
 )
 export type User = Static<typeof User>
 
@@ -26,9 +35,11 @@ export const UserWithChatInfo = Type.Composite([
 ])
 export type UserWithChatInfo = Static<typeof UserWithChatInfo>
 
-/** The query of a page of users: by id, after `after_id`, optionally those whose name or email contains `q`. */
+/** The query of a page of users: by id, after `after_id`, optionally those whose username contains `q`. */
 export const UserPageQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 100 })),
+  q: Type.Optional(
+    Type.String({ maxLength: 100, description: 'A part of the username, any case (emails are not searched).' }),
+  ),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
   after_id: Type.Optional(Id()),
 })

@@ -124,7 +124,7 @@ t.test('running migrateToLatest a second time is a no-op', async (t) => {
   t.same(await again.selectFrom('users').select('id').execute(), [{ id: userId }])
 })
 
-t.test('the unique (sender_id, client_msg_id) index rejects a duplicate but allows many NULLs', async (t) => {
+t.test('the unique (sender_id, group_id, client_msg_id) index rejects a duplicate but allows many NULLs', async (t) => {
   const { db } = await freshDb(t)
   const ava = await addUser(db, 'ava')
   const mike = await addUser(db, 'mike')

@@ -11,7 +11,7 @@ interface Session {
 }
 
 interface UsersPage {
-  users: Array<{ id: number; username: string; email: string }>
+  users: Array<{ id: number; username: string; email: string | null }>
   count: number
   has_more: boolean
 }
@@ -114,7 +114,26 @@ t.test('demo data: Ava and Mike can log in and share group 1 "General" owned by 
 
   const users = await allUsers(t, app, ava.auth)
   t.equal(users.count, 2, 'exactly two users exist')
-  t.same(users.users.map((u) => u.email).sort(), ['ava@temp.com', 'mike@temp.com'])
+  t.same(
+    users.users.map((u) => [u.username, u.email]),
+    [
+      ['Ava', 'ava@temp.com'],
+      ['Mike', null],
+    ],
+    'Ava sees her own email only',
+  )
+})
+
+t.test('the demo users keep their password "password"; a new account may not choose it', async (t) => {
+  const app = await start(t, join(tempDir(t), 'demo.db'))
+  await login(t, app, 'ava@temp.com')
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/users/register',
+    payload: { username: 'copycat', email: 'copycat@temp.com', password: 'password' },
+  })
+  t.equal(res.statusCode, 400)
+  t.equal(res.json<ErrorBody>().code, 'WEAK_PASSWORD', 'only the seeded data is exempt')
 })
 
 t.test('a restart on the same file neither duplicates nor resets the demo data', async (t) => {

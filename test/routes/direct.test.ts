@@ -243,6 +243,38 @@ t.test('resending over REST with the same client_msg_id stores and pushes once',
   t.not(fromMike.json<DirectMessage>().id, original.id)
 })
 
+t.test(
+  'a client_msg_id is scoped to its conversation: to another recipient or after a group, a new message',
+  async (t) => {
+    const { app } = await build(t)
+    const [ava, mike, zoe] = await accounts(app, ['ava', 'mike', 'zoe'])
+    const groupId = await createGroup(app, ava!, [mike!])
+    const inGroup = await app.inject({
+      method: 'POST',
+      url: `/v1/messages/group/${groupId}`,
+      headers: ava!.auth,
+      payload: { content: 'group first', client_msg_id: 'key-1' },
+    })
+    t.equal(inGroup.statusCode, 201)
+
+    const toMike = await post(app, ava!, mike!.id, { content: 'then mike', client_msg_id: 'key-1' })
+    t.equal(toMike.statusCode, 201)
+    t.equal(toMike.headers['idempotent-replayed'], undefined, 'not a replay of the group message')
+    t.match(toMike.json<DirectMessage>(), { recipient_id: mike!.id, content: 'then mike' })
+
+    const toZoe = await post(app, ava!, zoe!.id, { content: 'then zoe', client_msg_id: 'key-1' })
+    t.equal(toZoe.statusCode, 201)
+    t.equal(toZoe.headers['idempotent-replayed'], undefined, 'not a replay of the message to mike')
+    t.match(toZoe.json<DirectMessage>(), { recipient_id: zoe!.id, content: 'then zoe' })
+
+    const retry = await post(app, ava!, zoe!.id, { content: 'then zoe', client_msg_id: 'key-1' })
+    t.equal(retry.headers['idempotent-replayed'], 'true', 'a retry to the same recipient is a replay')
+    t.same(retry.json(), toZoe.json())
+    t.same(ids((await history(t, app, ava!, mike!)).messages), [toMike.json<DirectMessage>().id])
+    t.same(ids((await history(t, app, ava!, zoe!)).messages), [toZoe.json<DirectMessage>().id])
+  },
+)
+
 t.test('to an offline user a message is PENDING until they connect; then DELIVERED, in order', async (t) => {
   const { app } = await build(t)
   const port = await listen(app)
@@ -404,6 +436,11 @@ t.test('refused sends change nothing and push nothing', async (t) => {
     ['type "system"', { content: 'hi', type: 'system' }, /type/],
     ['type and kind disagreeing', { content: 'hi', type: 'image', kind: 'text' }, /type/],
     ['media_url not a URI', { content: 'hi', media_url: 'not a uri' }, /media_url/],
+    ['media_url javascript:', { content: 'hi', media_url: 'javascript:alert(1)' }, /media_url/],
+    ['media_url data:', { content: 'hi', media_url: 'data:text/html,<script>alert(1)</script>' }, /media_url/],
+    ['media_url file:', { content: 'hi', media_url: 'file:///etc/passwd' }, /media_url/],
+    ['media_url ftp:', { content: 'hi', media_url: 'ftp://example.com/a.png' }, /media_url/],
+    ['media_url without a host', { content: 'hi', media_url: 'http:///a.png' }, /media_url/],
     ['reply_to_id "abc"', { content: 'hi', reply_to_id: 'abc' }, /reply_to_id/],
     ['reply_to_id 0', { content: 'hi', reply_to_id: 0 }, /reply_to_id/],
     ['empty client_msg_id', { content: 'hi', client_msg_id: '' }, /client_msg_id/],

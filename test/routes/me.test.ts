@@ -183,6 +183,42 @@ t.test('a missing or wrong current password is refused and changes nothing', asy
   await passwordIs(t, app, ava, PASSWORD, NEW_PASSWORD, 'after the refusals')
 })
 
+t.test('a new password that is easy to guess is 400 WEAK_PASSWORD and changes nothing', async (t) => {
+  const app = await build(t)
+  // A username long enough to be a password.
+  const ava = await register(app, 'avalanche')
+  const before = await readMe(t, app, ava)
+
+  for (const [what, password] of [
+    ['password', 'password'],
+    ['12345678', '12345678'],
+    ['eight spaces', ' '.repeat(8)],
+    ['the username', ava.username],
+    ['the email', emailOf(ava)],
+  ] as const) {
+    const res = await patchMe(app, ava, { password, current_password: PASSWORD })
+    refused(t, res, 400, 'WEAK_PASSWORD', what)
+    t.match(res.json<ErrorBody>().error, /too easy to guess: /, `${what}: the message says why`)
+  }
+  refused(
+    t,
+    await patchMe(app, ava, { username: 'ava_renamed', password: 'ava_renamed', current_password: PASSWORD }),
+    400,
+    'WEAK_PASSWORD',
+    'the new username as the password',
+  )
+  refused(
+    t,
+    await patchMe(app, ava, { password: 'password', current_password: 'not my password' }),
+    400,
+    'WEAK_PASSWORD',
+    'a weak choice is refused before the current password is checked',
+  )
+
+  t.same(await readMe(t, app, ava), before, 'the account is unchanged')
+  await passwordIs(t, app, ava, PASSWORD, 'password', 'after the refusals')
+})
+
 t.test('bodies with nothing to change, unknown fields or bad values are 400 and change nothing', async (t) => {
   const app = await build(t)
   const ava = await register(app, 'ava')

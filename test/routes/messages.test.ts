@@ -117,6 +117,11 @@ t.test('invalid message bodies are refused and nothing is stored', async (t) => 
     ['type "system"', { content: 'hi', type: 'system' }, /type/],
     ['type and kind disagreeing', { content: 'hi', type: 'image', kind: 'text' }, /type/],
     ['media_url not a URI', { content: 'hi', media_url: 'not a uri' }, /media_url/],
+    ['media_url javascript:', { content: 'hi', media_url: 'javascript:alert(1)' }, /media_url/],
+    ['media_url data:', { content: 'hi', media_url: 'data:text/html,<script>alert(1)</script>' }, /media_url/],
+    ['media_url file:', { content: 'hi', media_url: 'file:///etc/passwd' }, /media_url/],
+    ['media_url ftp:', { content: 'hi', media_url: 'ftp://example.com/a.png' }, /media_url/],
+    ['media_url without a host', { content: 'hi', media_url: 'http:///a.png' }, /media_url/],
     ['reply_to_id "abc"', { content: 'hi', reply_to_id: 'abc' }, /reply_to_id/],
     ['empty client_msg_id', { content: 'hi', client_msg_id: '' }, /client_msg_id/],
   ]
@@ -271,6 +276,51 @@ t.test('resending with the same client_msg_id stores the message once', async (t
   t.equal(mikes.content, 'mine')
 
   t.same(ids((await history(t, app, ava, groupId)).messages), [original.id, mikes.id])
+})
+
+t.test('a client_msg_id is scoped to its conversation: reused in another one, it is a new message', async (t) => {
+  const app = await build(t)
+  const ava = await register(app, 'ava')
+  const mike = await register(app, 'mike')
+  const general = await createGroup(app, ava, [mike], 'general')
+  const random = await createGroup(app, ava, [mike], 'random')
+
+  const direct = await app.inject({
+    method: 'POST',
+    url: `/v1/messages/p2p/${mike.id}`,
+    headers: ava.auth,
+    payload: { content: 'direct first', client_msg_id: 'key-1' },
+  })
+  t.equal(direct.statusCode, 201)
+  const directMessage = direct.json<StoredMessage>()
+
+  const inGroup = await post(app, ava, general, { content: 'then the group', client_msg_id: 'key-1' })
+  t.equal(inGroup.statusCode, 201)
+  t.equal(inGroup.headers['idempotent-replayed'], undefined, 'not a replay of the direct message')
+  const groupMessage = inGroup.json<StoredMessage>()
+  t.not(groupMessage.id, directMessage.id, 'a new message')
+  t.match(groupMessage, { group_id: general, content: 'then the group', client_msg_id: 'key-1' })
+
+  const inOtherGroup = await post(app, ava, random, { content: 'and another group', client_msg_id: 'key-1' })
+  t.equal(inOtherGroup.statusCode, 201)
+  t.equal(inOtherGroup.headers['idempotent-replayed'], undefined, 'not a replay of the first group’s message')
+  t.match(inOtherGroup.json<StoredMessage>(), { group_id: random, content: 'and another group' })
+
+  const retry = await post(app, ava, general, { content: 'then the group', client_msg_id: 'key-1' })
+  t.equal(retry.headers['idempotent-replayed'], 'true', 'a retry in the same group is still a replay')
+  t.same(retry.json(), groupMessage)
+
+  const directRetry = await app.inject({
+    method: 'POST',
+    url: `/v1/messages/p2p/${mike.id}`,
+    headers: ava.auth,
+    payload: { content: 'direct first', client_msg_id: 'key-1' },
+  })
+  t.equal(directRetry.headers['idempotent-replayed'], 'true', 'and so is one in the same direct conversation')
+  t.equal(directRetry.json<StoredMessage>().id, directMessage.id)
+
+  t.same(ids((await history(t, app, mike, general)).messages), [groupMessage.id], 'stored once in the group')
+  t.equal((await history(t, app, mike, random)).messages.length, 1, 'and once in the other group')
 })
 
 t.test('history pages backwards from the newest with no gaps or duplicates', async (t) => {

@@ -3,7 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import type { ErrorBody } from '../../src/schemas/common.js'
 import type { User as UserBody } from '../../src/schemas/user.js'
-import { build, register, TEST_SECRET } from '../helpers.js'
+import { build, createGroup, register, TEST_SECRET, type Account } from '../helpers.js'
 
 interface SessionBody {
   message: string
@@ -45,7 +45,7 @@ function login(app: FastifyInstance, email: string, password: string) {
   return app.inject({ method: 'POST', url: '/v1/users/login', payload: { email, password } })
 }
 
-/** Users whose username or email contains `q`, as seen by `auth`. */
+/** Users whose username contains `q`, as seen by `auth`. */
 async function search(app: FastifyInstance, auth: { authorization: string }, q: string): Promise<UserBody[]> {
   const res = await app.inject({ method: 'GET', url: '/v1/users', headers: auth, query: { q } })
   if (res.statusCode !== 200) throw new Error(`search failed: ${res.statusCode} ${res.body}`)
@@ -97,18 +97,49 @@ t.test('an email is stored lower-cased', async (t) => {
 
 t.test('the shortest and longest allowed username and password are accepted', async (t) => {
   const app = await build(t)
-  const short = await registerRaw(app, { username: 'abc', email: 'short@example.com', password: '12345678' })
+  const short = await registerRaw(app, { username: 'abc', email: 'short@example.com', password: 'kv7#qz2m' })
   t.equal(short.statusCode, 201, '3-char username, 8-char password')
+  const longest = 'pq'.repeat(64)
   const long = await registerRaw(app, {
     username: 'a'.repeat(32),
     email: 'long@example.com',
-    password: 'p'.repeat(128),
+    password: longest,
   })
   t.equal(long.statusCode, 201, '32-char username, 128-char password')
   const dotted = await registerRaw(app, { username: 'a.b_c-D9', email: 'dotted@example.com', password: PASSWORD })
   t.equal(dotted.statusCode, 201, 'letters, digits, dot, underscore and dash are allowed')
-  t.equal((await login(app, 'long@example.com', 'p'.repeat(128))).statusCode, 200, 'a 128-char password logs in')
+  t.equal((await login(app, 'long@example.com', longest)).statusCode, 200, 'a 128-char password logs in')
 })
+
+t.test(
+  'a password that is easy to guess is refused with 400 WEAK_PASSWORD saying why, and stores nothing',
+  async (t) => {
+    const app = await build(t)
+    const cases: Array<[string, string, RegExp]> = [
+      ['password', 'password', /common/],
+      ['12345678', '12345678', /common/],
+      ['a common one in capitals', 'PassWord1', /common/],
+      ['a common one with spaces around', '  iloveyou  ', /common/],
+      ['eight spaces', ' '.repeat(8), /whitespace|repeated/],
+      ['whitespace only', ' \t \t \t \t', /whitespace/],
+      ['one character repeated', 'zzzzzzzzzz', /repeated/],
+      ['the username', 'weakling_9', /username or email/],
+      ['the email', 'weakling_9@example.com', /username or email/],
+    ]
+    for (const [what, password, why] of cases) {
+      const res = await registerRaw(app, { username: 'weakling_9', email: 'weakling_9@example.com', password })
+      const body = refused(t, res, 400, 'WEAK_PASSWORD')
+      t.match(body.error, why, `${what}: the message says why`)
+    }
+    t.equal((await login(app, 'weakling_9@example.com', 'password')).statusCode, 401, 'no account was created')
+    const strong = await registerRaw(app, {
+      username: 'weakling_9',
+      email: 'weakling_9@example.com',
+      password: 'plum tractor whistle',
+    })
+    t.equal(strong.statusCode, 201, 'a passphrase of unrelated words is accepted')
+  },
+)
 
 t.test('registering without a field is refused and stores nothing', async (t) => {
   const app = await build(t)
@@ -334,7 +365,7 @@ t.test('a login without a field or with a wrong type is refused', async (t) => {
 // ---------------------------------------------------------------------------------------------
 // Listing and looking up users
 
-t.test('listing users finds them by part of the username or email, case-insensitively', async (t) => {
+t.test('listing users finds them by part of the username, case-insensitively', async (t) => {
   const app = await build(t)
   const zed = await register(app, 'zedd')
   const zara = await register(app, 'zara')
@@ -357,11 +388,7 @@ t.test('listing users finds them by part of the username or email, case-insensit
     [zed.id, zara.id],
     'a shared letter finds both, in id order',
   )
-  t.same(
-    (await search(app, other.auth, `${zara.username}@EXAMPLE`)).map((u) => u.id),
-    [zara.id],
-    'the email is searched too',
-  )
+  t.same(await search(app, other.auth, `${zara.username}@EXAMPLE`), [], 'the email is not searched')
   t.same(await search(app, other.auth, 'nobody-has-this'), [], 'no match gives an empty list')
 
   const all = await app.inject({ method: 'GET', url: '/v1/users', headers: other.auth })
@@ -473,8 +500,62 @@ t.test('a user is looked up by id', async (t) => {
   const target = await register(app, 'target')
   const res = await app.inject({ method: 'GET', url: `/v1/users/${target.id}`, headers: viewer.auth })
   t.equal(res.statusCode, 200)
-  t.match(res.json(), { id: target.id, username: target.username, email: `${target.username}@example.com` })
+  t.same(
+    Object.keys(res.json<UserBody>()).sort(),
+    ['created_at', 'email', 'id', 'username'],
+    'the fields of the contract',
+  )
+  t.match(res.json(), { id: target.id, username: target.username, email: null })
   noSecrets(t, res)
+  const self = await app.inject({ method: 'GET', url: `/v1/users/${viewer.id}`, headers: viewer.auth })
+  t.match(self.json(), { id: viewer.id, email: `${viewer.username}@example.com` }, 'your own email, to you')
+})
+
+t.test('a user’s email is shown to that user only, on every route that returns users', async (t) => {
+  const app = await build(t)
+  const ava = await register(app, 'ava')
+  const mike = await register(app, 'mike')
+  await createGroup(app, ava, [mike])
+  await app.inject({
+    method: 'POST',
+    url: `/v1/messages/p2p/${mike.id}`,
+    headers: ava.auth,
+    payload: { content: 'hi' },
+  })
+  const emailOf = (who: Account) => `${who.username}@example.com`
+  const get = (url: string, who: Account) => app.inject({ method: 'GET', url, headers: who.auth })
+
+  t.same(await search(app, mike.auth, '@'), [], 'searching for "@" finds nobody')
+  t.same(await search(app, mike.auth, 'example.com'), [], 'nor does a mail domain')
+
+  for (const url of ['/v1/users', '/v1/users/with-chat-info']) {
+    const res = await get(`${url}?limit=100`, mike)
+    t.equal(res.statusCode, 200, url)
+    const emails = Object.fromEntries(res.json<UserPage>().users.map((user) => [user.id, user.email]))
+    t.same(emails, { [ava.id]: null, [mike.id]: emailOf(mike) }, `${url}: only the caller’s own email`)
+  }
+  t.equal((await get(`/v1/users/${ava.id}`, mike)).json<UserBody>().email, null, 'GET /v1/users/:userID')
+  t.equal((await get('/v1/users/me', ava)).json<UserBody>().email, emailOf(ava), 'GET /v1/users/me: your own')
+  const login = await app.inject({
+    method: 'POST',
+    url: '/v1/users/login',
+    payload: { email: emailOf(ava), password: PASSWORD },
+  })
+  t.equal(login.json<SessionBody>().user.email, emailOf(ava), 'login: your own')
+  const everything = [
+    (await get('/v1/users?limit=100', mike)).body,
+    (await get('/v1/users/with-chat-info?limit=100', mike)).body,
+    (await get(`/v1/users/${ava.id}`, mike)).body,
+    (await get('/v1/groups', mike)).body,
+    (await get('/v1/chats', mike)).body,
+  ]
+  for (const groupId of (await get('/v1/groups', mike)).json<{ groups: Array<{ id: number }> }>().groups) {
+    everything.push((await get(`/v1/groups/${groupId.id}/members`, mike)).body)
+  }
+  t.notOk(
+    everything.some((body) => body.includes(emailOf(ava))),
+    'Ava’s email appears in nothing Mike reads',
+  )
 })
 
 t.test('an unknown user id is 404 and a malformed one is 400', async (t) => {

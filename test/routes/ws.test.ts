@@ -240,4 +240,16 @@ t.test('string formats are checked in frames as over REST', async (t) => {
   const bad = await socket.request({ type: 'group_message', group_id: groupId, content: 'x', media_url: 'not a url' })
   t.match(bad, { type: 'error', code: 'VALIDATION_ERROR' })
   t.match(String(bad.error), /media_url/)
+  for (const url of ['javascript:alert(1)', 'data:text/html,hi', 'ftp://example.com/a.png']) {
+    const scheme = await socket.request({ type: 'group_message', group_id: groupId, content: 'x', media_url: url })
+    t.match(scheme, { type: 'error', code: 'VALIDATION_ERROR' }, `${url}: refused`)
+    t.match(String(scheme.error), /media_url/, `${url}: the error names the field`)
+  }
+  const upper = await socket.request({
+    type: 'group_message',
+    group_id: groupId,
+    content: 'x',
+    media_url: 'HTTPS://example.com/a',
+  })
+  t.match(upper, { type: 'ack' }, 'the scheme is case-insensitive')
 })
