@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
 import { ChatError } from '../src/domain/errors.js'
+import { RateLimitedError } from '../src/domain/limits.js'
 import { errorResponses } from '../src/schemas/common.js'
 
 /** Stable codes for the framework's own 4xx errors. */
@@ -39,6 +40,9 @@ export default fp(
   async (fastify) => {
     fastify.setErrorHandler((error: FastifyError | ChatError, request, reply) => {
       if (error instanceof ChatError) {
+        if (error instanceof RateLimitedError && !reply.hasHeader('retry-after')) {
+          reply.header('retry-after', Math.max(1, Math.ceil(error.retryAfterMs / 1000)))
+        }
         return reply
           .code(error.statusCode)
           .send({ error: error.message, code: error.code, statusCode: error.statusCode })

@@ -34,12 +34,17 @@ export const EnvSchema = Type.Object({
   WS_FRAME_BURST: Type.Optional(Type.Integer({ minimum: 1 })),
   WS_MAX_SOCKETS_PER_USER: Type.Optional(Type.Integer({ minimum: 0 })),
   WS_SHUTDOWN_GRACE_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  WS_RESUME_MESSAGES_PER_FRAME: Type.Optional(Type.Integer({ minimum: 0 })),
   REVOCATION_SYNC_MS: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
   RATE_LIMIT_REGISTER: Type.Optional(RateLimitVariable),
   RATE_LIMIT_LOGIN: Type.Optional(RateLimitVariable),
   RATE_LIMIT_LOGIN_EMAIL: Type.Optional(RateLimitVariable),
   RATE_LIMIT_SEND: Type.Optional(RateLimitVariable),
+  RATE_LIMIT_PASSWORD_CHECK: Type.Optional(RateLimitVariable),
+  RATE_LIMIT_MEMBER_ADDS: Type.Optional(RateLimitVariable),
   MAX_GROUP_MEMBERS: Type.Optional(Type.Integer({ minimum: 1 })),
+  MAX_OWNED_GROUPS: Type.Optional(Type.Integer({ minimum: 1 })),
+  MAX_REACTIONS_PER_MESSAGE: Type.Optional(Type.Integer({ minimum: 1 })),
   METRICS: Type.Optional(Type.Boolean()),
 })
 export type Env = Static<typeof EnvSchema>

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { ChatError } from '../../src/domain/errors.js'
+import { RateLimitedError } from '../../src/domain/limits.js'
 import type { BacklogStore, Hub } from '../../src/domain/ports.js'
 import { replayMissed } from '../../src/domain/resume.js'
 import type { ChatMetrics } from '../metrics.js'
@@ -90,7 +91,8 @@ function received(ports: SessionPorts, guarded: Guarded, data: RawData, isBinary
     } catch (error) {
       if (error instanceof ChatError) {
         ports.metrics.frameRejected(error.code)
-        connection.send({ type: 'error', ...ref, code: error.code, error: error.message })
+        const wait = error instanceof RateLimitedError ? { retry_after_ms: Math.max(0, error.retryAfterMs) } : {}
+        connection.send({ type: 'error', ...ref, code: error.code, error: error.message, ...wait })
         return
       }
       ports.metrics.frameRejected('INTERNAL_ERROR')

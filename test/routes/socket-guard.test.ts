@@ -363,6 +363,7 @@ t.test('socket limits come from options over WS_* variables over the defaults', 
     frameBurst: 200,
     maxSocketsPerUser: 20,
     shutdownGraceMs: 3_000,
+    resumeMessagesPerFrame: 10,
   })
   const env = {
     WS_HEARTBEAT_INTERVAL_MS: '1000',
@@ -371,6 +372,7 @@ t.test('socket limits come from options over WS_* variables over the defaults', 
     WS_FRAME_BURST: '7',
     WS_MAX_SOCKETS_PER_USER: '0',
     WS_SHUTDOWN_GRACE_MS: '250',
+    WS_RESUME_MESSAGES_PER_FRAME: '4',
   }
   t.same(resolveConfig({ ...base, env }).sockets, {
     heartbeatIntervalMs: 1000,
@@ -379,6 +381,7 @@ t.test('socket limits come from options over WS_* variables over the defaults', 
     frameBurst: 7,
     maxSocketsPerUser: 0,
     shutdownGraceMs: 250,
+    resumeMessagesPerFrame: 4,
   })
   t.equal(resolveConfig({ ...base, env, maxBufferedBytes: 4096 }).sockets.maxBufferedBytes, 4096, 'options win')
   t.throws(() => resolveConfig({ ...base, env: { WS_MAX_BUFFERED_BYTES: 'lots' } }), /WS_MAX_BUFFERED_BYTES/)
