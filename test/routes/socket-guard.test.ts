@@ -60,7 +60,7 @@ const messageIds = (frames: Frame[]) => frames.filter((f) => f.type === 'group_m
 t.test('a client that stops reading is closed with 4008 while the others get every message in order', async (t) => {
   const maxBufferedBytes = 64 * 1024
   const hub = new RecordingHub()
-  const app = await build(t, { hub, maxBufferedBytes, maxFramesPerSecond: 0, heartbeatIntervalMs: 0 })
+  const app = await build(t, { hub, maxBufferedBytes, maxFramesPerSecond: 0, heartbeatIntervalMs: 0, rateLimits: false })
   const port = await listen(app)
   const [ava, mike, zoe] = await Promise.all(['ava', 'mike', 'zoe'].map((name) => register(app, name)))
   const groupId = await createGroup(app, ava!, [mike!, zoe!])
@@ -249,7 +249,7 @@ t.test('upgrades racing past the check are closed with 1008, so the limit holds'
 
 t.test('closing the app answers the frames it received, then closes every socket with 1001', async (t) => {
   const dbFile = join(tempDir(t), 'shutdown.db')
-  const app = await build(t, { dbFile, maxFramesPerSecond: 0 })
+  const app = await build(t, { dbFile, maxFramesPerSecond: 0, rateLimits: false })
   const port = await listen(app)
   const ava = await register(app, 'ava')
   const groupId = await createGroup(app, ava)
