@@ -11,7 +11,8 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   // A static path: the router prefers it over `/v1/users/:userID`.
   fastify.get('/v1/users/me', { schema: schemas.getMe }, async (request) => getUser(ports.users, request.chatUser.id))
 
-  fastify.patch('/v1/users/me', { schema: schemas.updateMe }, async (request) =>
+  const updateOptions = { schema: schemas.updateMe, ...fastify.chatRateLimits.passwordCheck }
+  fastify.patch('/v1/users/me', updateOptions, async (request) =>
     updateProfile(
       { ...ports, onPasswordChanged: () => fastify.revocation.revokeOtherTokens(request.chatUser) },
       request.chatUser.id,
