@@ -39,7 +39,9 @@ export default fp(
   async (fastify) => {
     fastify.setErrorHandler((error: FastifyError | ChatError, request, reply) => {
       if (error instanceof ChatError) {
-        if (error.retryAfterSeconds !== undefined) reply.header('retry-after', error.retryAfterSeconds)
+        if (error.retryAfterSeconds !== undefined && !reply.hasHeader('retry-after')) {
+          reply.header('retry-after', error.retryAfterSeconds)
+        }
         return reply
           .code(error.statusCode)
           .send({ error: error.message, code: error.code, statusCode: error.statusCode })

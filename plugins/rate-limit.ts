@@ -2,7 +2,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import { tooManyRequests } from '../src/domain/errors.js'
+import { RateLimitedError, UNLIMITED, type Budget } from '../src/domain/limits.js'
 import { normalizeEmail } from '../src/domain/users.js'
 import type { RateLimit } from '../src/options.js'
 
@@ -25,27 +25,74 @@ declare module 'fastify' {
       login: RateLimitedRoute
       /** Per authenticated user, group and direct messages together; runs after `authenticate`. */
       send: RateLimitedRoute
+      /**
+       * The same per-user send budget as `send`, for the socket's `group_message` and `direct_message`
+       * frames: one count for REST and socket together (and across instances with Redis).
+       */
+      sendBudget: Budget
+      /** Per authenticated user, each request that gives `current_password` (a guess at the password). */
+      passwordCheck: RateLimitedRoute
+      /** Per user added to a group by someone else: how often one user can be added to groups. */
+      memberAdds: Budget
     }
   }
 }
 
 const clientAddress = (request: FastifyRequest) => `ip:${normalizeIP(request.ip)}`
 
+/** One count of a key against a limit: @fastify/rate-limit's answer. */
+interface Counted {
+  max: number
+  remaining: number
+  /** ms until the window ends. */
+  ttl: number
+  ttlInSeconds: number
+  isExceeded: boolean
+}
+
+/** Counts one use of a key against one limit. */
+type Count = (key: string) => Promise<Counted>
+
+/** What @fastify/rate-limit's limiter reads of a request: the key (through our key generator) and the route's config. */
+interface CountedKey {
+  chatLimitKey: string
+  routeOptions: { config: Record<string, never> }
+}
+
 /**
- * One limit: a counter per key (@fastify/rate-limit's store) and a hook that sets the
- * `x-ratelimit-*` headers and, over the limit, `Retry-After` and a 429 RATE_LIMITED.
+ * One limit's counter: @fastify/rate-limit's store (in memory, or in Redis when configured) driven with a
+ * key of our own instead of a request, so HTTP hooks and socket frames can share one count.
+ */
+function counter(fastify: FastifyInstance, limit: RateLimit | false): Count | undefined {
+  if (!limit) return undefined
+  const check = fastify.createRateLimit({
+    max: limit.max,
+    timeWindow: limit.timeWindow,
+    keyGenerator: (subject) => (subject as unknown as CountedKey).chatLimitKey,
+  })
+  return async (key) => {
+    const subject: CountedKey = { chatLimitKey: key, routeOptions: { config: {} } }
+    const result = await check(subject as unknown as FastifyRequest)
+    // Allowed without counting only through an allow list, which the chat server never sets.
+    if (result.isAllowed) return { max: limit.max, remaining: limit.max, ttl: 0, ttlInSeconds: 0, isExceeded: false }
+    return result
+  }
+}
+
+/**
+ * A request hook over one counter: it sets the `x-ratelimit-*` headers and, over the limit,
+ * `Retry-After` and a 429 RATE_LIMITED.
  */
 function limiter(
-  fastify: FastifyInstance,
-  limit: RateLimit | false,
-  key: (request: FastifyRequest) => string,
+  count: Count | undefined,
+  key: (request: FastifyRequest) => string | undefined,
   refusal: string,
 ): LimitHook | undefined {
-  if (!limit) return undefined
-  const check = fastify.createRateLimit({ max: limit.max, timeWindow: limit.timeWindow, keyGenerator: key })
+  if (!count) return undefined
   return async (request, reply) => {
-    const result = await check(request)
-    if (result.isAllowed) return
+    const counted = key(request)
+    if (counted === undefined) return
+    const result = await count(counted)
     // A route with two limits (login) shows the one closer to refusing.
     const shown = reply.getHeader('x-ratelimit-remaining')
     if (shown === undefined || Number(shown) >= result.remaining) {
@@ -55,14 +102,28 @@ function limiter(
     }
     if (!result.isExceeded) return
     reply.header('retry-after', result.ttlInSeconds)
-    throw tooManyRequests(`${refusal}; retry in ${result.ttlInSeconds} s.`)
+    throw new RateLimitedError(`${refusal}; retry in ${result.ttlInSeconds} s.`, result.ttl)
+  }
+}
+
+/** A per-user budget over one counter, for callers without a request (socket frames, the domain). */
+function budget(count: Count | undefined, key: (userId: number) => string, refusal: string): Budget {
+  if (!count) return UNLIMITED
+  return {
+    async charge(userId) {
+      const result = await count(key(userId))
+      if (result.isExceeded) {
+        throw new RateLimitedError(`${refusal}; retry in ${result.ttlInSeconds} s.`, result.ttl)
+      }
+    },
   }
 }
 
 const hooks = (...list: Array<LimitHook | undefined>) => list.filter((hook) => hook !== undefined)
 
 /**
- * HTTP rate limits on register, login and sending, with @fastify/rate-limit's counters. Registered
+ * Rate limits on register, login, sending (REST and socket together), password guesses and adding a user to
+ * groups, with @fastify/rate-limit's counters. Registered
  * inside the chat server with `global: false`, so it limits only the routes that spread
  * `fastify.chatRateLimits.*` into their options, never a host app's own routes. With Redis configured
  * the counters live there, so a limit holds across every instance behind a load balancer; while Redis
@@ -100,18 +161,50 @@ export default fp(
     }
     // `authenticate` is an onRequest hook of the route's plugin, and those run before a route's own,
     // so the user is known here; the address is only a fallback.
+    const sendKey = (userId: number) => `send:user:${userId}`
     const perUser = (request: FastifyRequest) =>
-      request.chatUser ? `send:user:${request.chatUser.id}` : `send:${clientAddress(request)}`
+      request.chatUser ? sendKey(request.chatUser.id) : `send:${clientAddress(request)}`
+    // Only a request that gives the current password is a guess at it.
+    const passwordGuess = (request: FastifyRequest) => {
+      const guess = (request.body as { current_password?: unknown } | undefined)?.current_password
+      return guess === undefined ? undefined : `password:user:${request.chatUser.id}`
+    }
 
-    const register = limiter(fastify, limits.register, perIp('register'), 'Too many sign-ups from this address')
-    const loginByIp = limiter(fastify, limits.login, perIp('login'), 'Too many login attempts from this address')
-    const loginByEmail = limiter(fastify, limits.loginEmail, perEmail, 'Too many login attempts for this account')
-    const send = limiter(fastify, limits.send, perUser, 'You are sending messages too fast')
+    const register = limiter(
+      counter(fastify, limits.register),
+      perIp('register'),
+      'Too many sign-ups from this address',
+    )
+    const loginByIp = limiter(
+      counter(fastify, limits.login),
+      perIp('login'),
+      'Too many login attempts from this address',
+    )
+    const loginByEmail = limiter(
+      counter(fastify, limits.loginEmail),
+      perEmail,
+      'Too many login attempts for this account',
+    )
+    // One counter for REST sends and socket sends: the same budget whichever way a message comes.
+    const sends = counter(fastify, limits.send)
+    const send = limiter(sends, perUser, 'You are sending messages too fast')
+    const passwordCheck = limiter(
+      counter(fastify, limits.passwordCheck),
+      passwordGuess,
+      'Too many attempts with the current password',
+    )
 
     fastify.decorate('chatRateLimits', {
       register: { onRequest: hooks(register) },
       login: { onRequest: hooks(loginByIp), preHandler: hooks(loginByEmail) },
       send: { onRequest: hooks(send) },
+      sendBudget: budget(sends, sendKey, 'You are sending messages too fast'),
+      passwordCheck: { preHandler: hooks(passwordCheck) },
+      memberAdds: budget(
+        counter(fastify, limits.memberAdds),
+        (userId) => `member-add:user:${userId}`,
+        'That user has been added to too many groups just now',
+      ),
     })
   },
   { name: 'chatserver-rate-limit', dependencies: ['chatserver-config'] },

@@ -101,12 +101,27 @@ export interface ChatServerOptions extends OperationsOptions {
    * HTTP rate limits, each `{max, timeWindow}` (window in ms; a partial one keeps the other field) or `false`
    * for none; `false` turns them all off. Defaults: `register` 10 a minute per IP (`RATE_LIMIT_REGISTER`),
    * `login` 10 a minute per IP (`RATE_LIMIT_LOGIN`), `loginEmail` 10 per 5 minutes per email address
-   * (`RATE_LIMIT_LOGIN_EMAIL`), `send` 60 per 10 s per user over REST, group and direct together
-   * (`RATE_LIMIT_SEND`). Over a limit: 429 `RATE_LIMITED` with `Retry-After`.
+   * (`RATE_LIMIT_LOGIN_EMAIL`), `send` 60 per 10 s per user over REST and socket, group and direct together
+   * (`RATE_LIMIT_SEND`), `passwordCheck` 10 per 5 minutes per user for requests that give `current_password`
+   * (`RATE_LIMIT_PASSWORD_CHECK`), `memberAdds` 30 a minute per user for being added to groups by others
+   * (`RATE_LIMIT_MEMBER_ADDS`). Over a limit: 429 `RATE_LIMITED` with `Retry-After` (on the socket an `error`
+   * frame `RATE_LIMITED` with `retry_after_ms`).
    */
   rateLimits?: false | { [Name in RateLimitName]?: Partial<RateLimit> | false }
   /** Most members a group may hold (`MAX_GROUP_MEMBERS`, default 10,000); adding past it is 409 `GROUP_FULL`. */
   maxGroupMembers?: number
+  /** Most groups one user may own (`MAX_OWNED_GROUPS`, default 1,000); creating past it is 409 `TOO_MANY_GROUPS`. */
+  maxOwnedGroups?: number
+  /**
+   * Most distinct emoji on one message (`MAX_REACTIONS_PER_MESSAGE`, default 50); a new emoji past it is 409
+   * `TOO_MANY_REACTIONS` (reacting with an emoji already there still works).
+   */
+  maxReactionsPerMessage?: number
+  /**
+   * A resume is charged against the socket's frame rate limit one frame per this many messages it replays
+   * (`WS_RESUME_MESSAGES_PER_FRAME`, default 10), besides the frame itself. 0: only the frame counts.
+   */
+  resumeMessagesPerFrame?: number
   /**
    * Serve Prometheus metrics at `/metrics` (under the prefix, when embedded) from a registry of the chat
    * server's own (`METRICS`, default on). `false`: no route and nothing measured.
@@ -117,7 +132,7 @@ export interface ChatServerOptions extends OperationsOptions {
 }
 
 /** The HTTP routes with a rate limit of their own. */
-export type RateLimitName = 'register' | 'login' | 'loginEmail' | 'send'
+export type RateLimitName = 'register' | 'login' | 'loginEmail' | 'send' | 'passwordCheck' | 'memberAdds'
 
 /** At most `max` requests per key in each `timeWindow` milliseconds. */
 export interface RateLimit {
@@ -153,6 +168,8 @@ export interface ChatServerConfig extends OperationsConfig {
   revocationSyncMs: number
   rateLimits: Record<RateLimitName, RateLimit | false>
   maxGroupMembers: number
+  maxOwnedGroups: number
+  maxReactionsPerMessage: number
   /** The Redis hub's settings; undefined for the in-process hub. */
   redis: RedisSettings | undefined
   /** Whether Prometheus metrics are measured and served at `/metrics`. */
@@ -200,12 +217,18 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitName, RateLimit>> = {
   login: { max: 10, timeWindow: 60_000 },
   loginEmail: { max: 10, timeWindow: 5 * 60_000 },
   send: { max: 60, timeWindow: 10_000 },
+  passwordCheck: { max: 10, timeWindow: 5 * 60_000 },
+  memberAdds: { max: 30, timeWindow: 60_000 },
 }
+export const DEFAULT_MAX_OWNED_GROUPS = 1_000
+export const DEFAULT_MAX_REACTIONS_PER_MESSAGE = 50
 const RATE_LIMIT_VARIABLES = {
   register: 'RATE_LIMIT_REGISTER',
   login: 'RATE_LIMIT_LOGIN',
   loginEmail: 'RATE_LIMIT_LOGIN_EMAIL',
   send: 'RATE_LIMIT_SEND',
+  passwordCheck: 'RATE_LIMIT_PASSWORD_CHECK',
+  memberAdds: 'RATE_LIMIT_MEMBER_ADDS',
 } as const satisfies Record<RateLimitName, string>
 
 /** Each rate limit: the option over its environment variable over the default; throws on a bad one. */
@@ -260,6 +283,16 @@ export function resolveConfig(options: ChatServerOptions): ChatServerConfig {
     ),
     rateLimits: resolveRateLimits(options.rateLimits, env),
     maxGroupMembers: resolveMaxGroupMembers(options.maxGroupMembers ?? env.MAX_GROUP_MEMBERS),
+    maxOwnedGroups: resolveCap(
+      'maxOwnedGroups',
+      options.maxOwnedGroups ?? env.MAX_OWNED_GROUPS,
+      DEFAULT_MAX_OWNED_GROUPS,
+    ),
+    maxReactionsPerMessage: resolveCap(
+      'maxReactionsPerMessage',
+      options.maxReactionsPerMessage ?? env.MAX_REACTIONS_PER_MESSAGE,
+      DEFAULT_MAX_REACTIONS_PER_MESSAGE,
+    ),
     redis: resolveRedis(options, env),
     metrics: options.metrics ?? env.METRICS ?? true,
     ...resolveOperations(options, env),
@@ -297,6 +330,13 @@ function resolveMaxGroupMembers(value = DEFAULT_MAX_GROUP_MEMBERS): number {
   return value
 }
 
+/** A cap from its option, else its variable, else its default: a whole number of at least 1. */
+function resolveCap(name: string, value: number | undefined, fallback: number): number {
+  const cap = value ?? fallback
+  if (!isWhole(cap)) throw new Error(`${name} must be a whole number of at least 1.`)
+  return cap
+}
+
 /** Limits on each realtime socket (see the matching options); 0 turns a limit off. */
 export interface SocketLimits {
   heartbeatIntervalMs: number
@@ -305,6 +345,7 @@ export interface SocketLimits {
   frameBurst: number
   maxSocketsPerUser: number
   shutdownGraceMs: number
+  resumeMessagesPerFrame: number
 }
 
 export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
@@ -314,6 +355,7 @@ export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
   frameBurst: 200,
   maxSocketsPerUser: 20,
   shutdownGraceMs: 3_000,
+  resumeMessagesPerFrame: 10,
 }
 
 /** Each socket limit: the option over its environment variable over the default; throws on a bad one. */
@@ -328,6 +370,10 @@ function resolveSocketLimits(options: ChatServerOptions, env: ReturnType<typeof 
     maxSocketsPerUser:
       options.maxSocketsPerUser ?? env.WS_MAX_SOCKETS_PER_USER ?? DEFAULT_SOCKET_LIMITS.maxSocketsPerUser,
     shutdownGraceMs: options.shutdownGraceMs ?? env.WS_SHUTDOWN_GRACE_MS ?? DEFAULT_SOCKET_LIMITS.shutdownGraceMs,
+    resumeMessagesPerFrame:
+      options.resumeMessagesPerFrame ??
+      env.WS_RESUME_MESSAGES_PER_FRAME ??
+      DEFAULT_SOCKET_LIMITS.resumeMessagesPerFrame,
   }
   for (const [name, value] of Object.entries(limits)) {
     const whole = name !== 'maxFramesPerSecond'

@@ -31,6 +31,8 @@ export interface Guarded {
   tokens: number
   /** When `tokens` was last refilled (ms, monotonic). */
   refilledAt: number
+  /** A resume (on connect or by a `resume` frame) is queued or replaying: another is refused. */
+  resuming: boolean
 }
 
 /** Each guarded socket's record, for the one pong listener all sockets share. */
@@ -55,6 +57,8 @@ const closedOf = (socket: WebSocket) =>
  * - send buffer: more than `maxBufferedBytes` waiting to be written to a socket closes it with 4008;
  * - frame rate: a token bucket of `frameBurst` refilled at `maxFramesPerSecond`; a frame over it gets an
  *   `error` RATE_LIMITED and is not handled; more than twice the burst over it closes the socket with 1008;
+ *   a resume also costs a frame per `resumeMessagesPerFrame` messages it replayed;
+ * - resume: one at a time per socket; another meanwhile gets an `error` RESUME_IN_PROGRESS;
  * - sockets per user: past `maxSocketsPerUser` the upgrade is refused with 429 TOO_MANY_SOCKETS;
  * - shutdown: frames already received are answered, then every socket is closed with 1001.
  */
@@ -68,7 +72,8 @@ export class SocketGuard {
     readonly limits: SocketLimits,
     private readonly log: FastifyBaseLogger,
     /** Told the code of each frame the guard refuses (for the metrics). */
-    private readonly onRefused: (code: 'RATE_LIMITED' | 'SHUTTING_DOWN') => void = () => undefined,
+    private readonly onRefused: (code: 'RATE_LIMITED' | 'SHUTTING_DOWN' | 'RESUME_IN_PROGRESS') => void = () =>
+      undefined,
   ) {}
 
   /** Before the upgrade: throws 429 TOO_MANY_SOCKETS when the user already has the most sockets allowed. */
@@ -101,7 +106,14 @@ export class SocketGuard {
     const userId = connection.userId
     const open = (this.socketsByUser.get(userId) ?? 0) + 1
     this.socketsByUser.set(userId, open)
-    const guarded: Guarded = { connection, socket, alive: true, tokens: frameBurst, refilledAt: performance.now() }
+    const guarded: Guarded = {
+      connection,
+      socket,
+      alive: true,
+      tokens: frameBurst,
+      refilledAt: performance.now(),
+      resuming: false,
+    }
     this.guarded.add(guarded)
     guardedBySocket.set(socket, guarded)
     socket.on('pong', answeredPing)
@@ -147,9 +159,8 @@ export class SocketGuard {
     const { maxFramesPerSecond, frameBurst } = this.limits
     if (maxFramesPerSecond <= 0) return true
     const refillPerMs = maxFramesPerSecond / 1000
-    const now = performance.now()
-    guarded.tokens = Math.min(frameBurst, guarded.tokens + (now - guarded.refilledAt) * refillPerMs) - 1
-    guarded.refilledAt = now
+    this.refill(guarded)
+    guarded.tokens -= 1
     if (guarded.tokens >= 0) return true
     this.onRefused('RATE_LIMITED')
     if (guarded.tokens < -2 * frameBurst) {
@@ -165,6 +176,48 @@ export class SocketGuard {
       retry_after_ms: Math.ceil((1 - guarded.tokens) / refillPerMs),
     })
     return false
+  }
+
+  /**
+   * Before a resume (admitted as a frame already): true when none is queued or replaying on this socket,
+   * and from here one is; otherwise the client gets an `error` RESUME_IN_PROGRESS. Call `resumed` after it.
+   */
+  beginResume(guarded: Guarded, ref: FrameRef | undefined): boolean {
+    if (!guarded.resuming) {
+      guarded.resuming = true
+      return true
+    }
+    this.onRefused('RESUME_IN_PROGRESS')
+    guarded.connection.send({
+      type: 'error',
+      ...(ref === undefined ? {} : { ref }),
+      code: 'RESUME_IN_PROGRESS',
+      error: 'A resume is already running on this socket: wait for its RESUME_COMPLETE before sending another.',
+    })
+    return false
+  }
+
+  /**
+   * After a resume: another may start, and the messages it replayed are charged to the socket's frame rate
+   * limit, one frame per `resumeMessagesPerFrame` of them, so that replaying is never cheaper than sending.
+   * The debt stops at one burst below zero: the socket's next frames are refused until it is paid back,
+   * but the socket is not closed for a resume it was allowed.
+   */
+  resumed(guarded: Guarded, replayed: number): void {
+    guarded.resuming = false
+    const { maxFramesPerSecond, frameBurst, resumeMessagesPerFrame } = this.limits
+    if (maxFramesPerSecond <= 0 || resumeMessagesPerFrame <= 0 || replayed <= 0) return
+    const cost = Math.ceil(replayed / resumeMessagesPerFrame)
+    this.refill(guarded)
+    guarded.tokens = Math.max(-frameBurst, guarded.tokens - cost)
+  }
+
+  /** Adds the tokens earned since the last refill, up to the burst. */
+  private refill(guarded: Guarded): void {
+    const { maxFramesPerSecond, frameBurst } = this.limits
+    const now = performance.now()
+    guarded.tokens = Math.min(frameBurst, guarded.tokens + ((now - guarded.refilledAt) * maxFramesPerSecond) / 1000)
+    guarded.refilledAt = now
   }
 
   /** One heartbeat timer for all sockets, started with the first; it never keeps the process alive. */

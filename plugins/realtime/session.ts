@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { ChatError } from '../../src/domain/errors.js'
+import { RateLimitedError } from '../../src/domain/limits.js'
 import type { BacklogStore, Hub } from '../../src/domain/ports.js'
 import { replayMissed } from '../../src/domain/resume.js'
 import type { ChatMetrics } from '../metrics.js'
@@ -9,7 +10,7 @@ import type { AuthUser } from '../auth.js'
 import type { TokenGuard } from '../revocation.js'
 import { SocketConnection } from './connection.js'
 import type { Guarded, SocketGuard } from './guard.js'
-import { parseClientFrame, type FrameRef } from './parser.js'
+import { parseClientFrame, type FrameRef, type ParsedFrame } from './parser.js'
 import type { ConnectionListener, Realtime } from './registry.js'
 
 /** What a socket's life touches besides the socket itself. */
@@ -47,11 +48,17 @@ export function runSession(ports: SessionPorts, opened: OpenedSocket): void {
   // Listen before anything awaits; frames wait behind the connect work.
   socket.on('message', (data, isBinary) => received(ports, guarded, data, isBinary, log))
   // Resume: hold live frames from the moment of attaching, so the backlog read after it goes first.
-  if (since !== undefined) connection.beginResume()
+  if (since !== undefined) {
+    connection.beginResume()
+    guard.beginResume(guarded, undefined) // the socket's first resume: a `resume` frame meanwhile is refused
+  }
   const detach = hub.attach(connection)
   connection.enqueue(async () => {
     try {
-      if (since !== undefined) await replayMissed(backlog, connection, since, resumeLimit)
+      if (since !== undefined) {
+        const { replayed } = await replayMissed(backlog, connection, since, resumeLimit)
+        guard.resumed(guarded, replayed)
+      }
     } catch (error) {
       // The client cannot be told what it missed: close so it reconnects and resumes again.
       log.error({ err: error }, 'resume failed')
@@ -75,29 +82,50 @@ export function runSession(ports: SessionPorts, opened: OpenedSocket): void {
 function received(ports: SessionPorts, guarded: Guarded, data: RawData, isBinary: boolean, log: FastifyBaseLogger) {
   const parsed = parseClientFrame(ports.realtime, data, isBinary)
   if (!ports.guard.admit(guarded, parsed.ref)) return
+  // One resume at a time per socket, and each charged by what it replayed.
+  const resume = parsed.ok && parsed.frame.type === 'resume'
+  if (resume && !ports.guard.beginResume(guarded, parsed.ref)) return
   const { connection } = guarded
   // Answered in arrival order, refusals too, behind the frames before it.
   connection.enqueue(async () => {
-    const ref = refField(parsed.ref)
-    if (!parsed.ok) {
-      ports.metrics.frameRejected(parsed.code)
-      connection.send({ type: 'error', ...ref, code: parsed.code, error: parsed.error })
-      return
-    }
+    let replayed = 0
     try {
-      const reply = await parsed.handler.handle(parsed.frame, connection)
-      if (reply) connection.send({ ...reply, ...ref })
-    } catch (error) {
-      if (error instanceof ChatError) {
-        ports.metrics.frameRejected(error.code)
-        connection.send({ type: 'error', ...ref, code: error.code, error: error.message })
-        return
-      }
-      ports.metrics.frameRejected('INTERNAL_ERROR')
-      log.error({ err: error }, 'socket frame failed')
-      connection.send({ type: 'error', ...ref, code: 'INTERNAL_ERROR', error: 'Internal server error.' })
+      replayed = await handle(ports, connection, parsed, log)
+    } finally {
+      if (resume) ports.guard.resumed(guarded, replayed)
     }
   })
+}
+
+/** Handles one received frame and sends its answer; resolves how many messages it replayed (a `resume`). */
+async function handle(
+  ports: SessionPorts,
+  connection: SocketConnection,
+  parsed: ParsedFrame,
+  log: FastifyBaseLogger,
+): Promise<number> {
+  const ref = refField(parsed.ref)
+  if (!parsed.ok) {
+    ports.metrics.frameRejected(parsed.code)
+    connection.send({ type: 'error', ...ref, code: parsed.code, error: parsed.error })
+    return 0
+  }
+  try {
+    const reply = await parsed.handler.handle(parsed.frame, connection)
+    if (reply) connection.send({ ...reply, ...ref })
+    return reply?.type === 'ack' ? (reply.replayed ?? 0) : 0
+  } catch (error) {
+    if (error instanceof ChatError) {
+      ports.metrics.frameRejected(error.code)
+      const wait = error instanceof RateLimitedError ? { retry_after_ms: Math.max(0, error.retryAfterMs) } : {}
+      connection.send({ type: 'error', ...ref, code: error.code, error: error.message, ...wait })
+      return 0
+    }
+    ports.metrics.frameRejected('INTERNAL_ERROR')
+    log.error({ err: error }, 'socket frame failed')
+    connection.send({ type: 'error', ...ref, code: 'INTERNAL_ERROR', error: 'Internal server error.' })
+    return 0
+  }
 }
 
 const refField = (ref: FrameRef | undefined): { ref?: FrameRef } => (ref === undefined ? {} : { ref })

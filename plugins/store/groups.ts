@@ -41,6 +41,17 @@ export function createGroupStore(db: DB, { cacheMembers }: { cacheMembers: boole
   })
 
   return {
+    async ownedCount(userId) {
+      // The owner is the one member with role `owner`: counted through the members' (user_id, group_id) index.
+      const row = await db
+        .selectFrom('group_members')
+        .select((eb) => eb.fn.countAll<number | string>().as('owned'))
+        .where('user_id', '=', userId)
+        .where('role', '=', 'owner')
+        .executeTakeFirst()
+      return Number(row?.owned ?? 0)
+    },
+
     async create(ownerId, name, now) {
       const created = await db.transaction().execute(async (trx) => {
         const group = await trx

@@ -14,11 +14,36 @@ async function isLive(db: DB, messageId: number): Promise<boolean> {
   return row !== undefined
 }
 
+/** Whether anyone has reacted to the message with the emoji. */
+async function carries(db: DB, messageId: number, emoji: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('reactions')
+    .select('message_id')
+    .where('message_id', '=', messageId)
+    .where('emoji', '=', emoji)
+    .limit(1)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** How many different emoji the message carries. */
+async function distinctEmoji(db: DB, messageId: number): Promise<number> {
+  const row = await db
+    .selectFrom('reactions')
+    .select((eb) => eb.fn.count<number | string>('emoji').distinct().as('emoji'))
+    .where('message_id', '=', messageId)
+    .executeTakeFirst()
+  return Number(row?.emoji ?? 0)
+}
+
 export function createReactionStore(db: DB): ReactionStore {
   return {
-    add(messageId, userId, emoji, now) {
+    add(messageId, userId, emoji, now, maxEmoji = Number.POSITIVE_INFINITY) {
       return db.transaction().execute(async (trx) => {
         if (!(await isLive(trx, messageId))) return 'deleted'
+        if (Number.isFinite(maxEmoji) && !(await carries(trx, messageId, emoji))) {
+          if ((await distinctEmoji(trx, messageId)) >= maxEmoji) return 'full'
+        }
         try {
           const result = await trx
             .insertInto('reactions')

@@ -34,6 +34,7 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
   realtime.sends(DirectMessageOut, MessageStatusOut)
   realtime.frame('direct_message', DirectMessageIn, async (frame, connection) => {
     const { type: _frameType, ref: _ref, recipient_id, ...input } = frame
+    await fastify.chatRateLimits.sendBudget.charge(connection.userId) // the same budget as REST sends
     const { message, created } = await postDirectMessage(ports, connection.userId, recipient_id, input, connection)
     if (created) fastify.chatMetrics.messageStored('direct')
     return { type: 'ack', message, duplicate: !created }

@@ -7,11 +7,21 @@ import * as schemas from './schemas.js'
 const groups: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const { store } = fastify
-  const ports = { groups: store.groups, users: store.users, hub: fastify.hub }
+  const ports = {
+    groups: store.groups,
+    users: store.users,
+    hub: fastify.hub,
+    memberAdds: fastify.chatRateLimits.memberAdds,
+  }
   fastify.realtime.sends(MemberAddedOut)
 
   fastify.post('/v1/groups', { schema: schemas.createGroup }, async (request, reply) => {
-    const group = await createGroup(store.groups, request.chatUser.id, request.body.name)
+    const group = await createGroup(
+      store.groups,
+      request.chatUser.id,
+      request.body.name,
+      fastify.chatConfig.maxOwnedGroups,
+    )
     return reply.code(201).send(group)
   })
 

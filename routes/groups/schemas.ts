@@ -9,10 +9,12 @@ export const createGroup = {
   tags: ['groups'],
   summary: 'Create a group',
   operationId: 'createGroup',
-  description: 'The caller becomes its owner and first member.',
+  description:
+    'The caller becomes its owner and first member. A user who already owns `maxOwnedGroups` groups ' +
+    '(default 1,000) is refused with 409 `TOO_MANY_GROUPS`.',
   security: bearer,
   body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }) }),
-  response: { 201: Group, ...errorResponses(400, 401, 413, 415) },
+  response: { 201: Group, ...errorResponses(400, 401, 409, 413, 415) },
 }
 
 export const listGroups = {
@@ -47,12 +49,12 @@ export const addMember = {
   summary: 'Add a member',
   operationId: 'addGroupMember',
   description:
-    'Owner or admin only (403 otherwise). Adding someone who is already a member answers 200 with `added: false` and changes nothing. A full group (`maxGroupMembers`, default 10,000) refuses anyone new with 409 `GROUP_FULL`.',
+    'Owner or admin only (403 otherwise). Adding someone who is already a member answers 200 with `added: false` and changes nothing. A full group (`maxGroupMembers`, default 10,000) refuses anyone new with 409 `GROUP_FULL`. One user can be added to groups by others at most 30 times a minute (`RATE_LIMIT_MEMBER_ADDS`): past it 429 `RATE_LIMITED` with `Retry-After`.',
   security: bearer,
   params: GroupParams,
   body: Type.Object({ user_id: Id() }),
   response: {
     200: Type.Object({ message: Type.String(), group_id: Id(), user_id: Id(), added: Type.Boolean() }),
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
   },
 }

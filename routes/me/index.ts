@@ -13,7 +13,8 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
     getUser(ports.users, request.chatUser.id, request.chatUser.id),
   )
 
-  fastify.patch('/v1/users/me', { schema: schemas.updateMe }, async (request) =>
+  const updateOptions = { schema: schemas.updateMe, ...fastify.chatRateLimits.passwordCheck }
+  fastify.patch('/v1/users/me', updateOptions, async (request) =>
     updateProfile(
       { ...ports, onPasswordChanged: () => fastify.revocation.revokeOtherTokens(request.chatUser) },
       request.chatUser.id,

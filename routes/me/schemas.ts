@@ -22,8 +22,9 @@ export const updateMe = {
     'Changes `username` and/or `password`, nothing else (any other field is a 400). A new username follows the ' +
     'rules of registration and is unique case-insensitively (409 `USERNAME_TAKEN`). A new password needs ' +
     '`current_password` (400 when missing, 403 `WRONG_PASSWORD` when wrong) and follows the rules of ' +
-    'registration (400 `WEAK_PASSWORD` when easy to guess); `current_password` is checked ' +
-    'whenever it is given. Either everything asked for changes or nothing does. A new password revokes every ' +
+    'registration (400 `WEAK_PASSWORD` when easy to guess); `current_password` is checked whenever it is given, ' +
+    'and every request that gives it counts against a per-user limit (default 10 per 5 minutes; past it 429 ' +
+    '`RATE_LIMITED` with `Retry-After`). Either everything asked for changes or nothing does. A new password revokes every ' +
     'other token of yours (401 `TOKEN_REVOKED` from then on; their sockets close with 4003); the token used ' +
     'for the change stays valid.',
   security: bearer,
@@ -37,5 +38,5 @@ export const updateMe = {
     // an unknown field (say `email`) must be refused, not silently ignored.
     { additionalProperties: Type.Never({ description: 'Only username, password and current_password.' }) },
   ),
-  response: { 200: User, ...errorResponses(400, 401, 403, 409, 413, 415) },
+  response: { 200: User, ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
 }

@@ -21,7 +21,9 @@ const messageActions: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/v1/messages/:messageID/reactions', { schema: schemas.addReaction }, async (request, reply) => {
-    const result = await addReaction(ports, request.chatUser.id, request.params.messageID, request.body.emoji)
+    const { maxReactionsPerMessage } = fastify.chatConfig
+    const { messageID } = request.params
+    const result = await addReaction(ports, request.chatUser.id, messageID, request.body.emoji, maxReactionsPerMessage)
     return reply.code(result.action === 'added' ? 201 : 200).send(result)
   })
 

@@ -71,7 +71,8 @@ export const addReaction = {
     'Adds your reaction (one per user per emoji) to a message you can see; the conversation gets a `reaction` ' +
     'frame with `action: "added"`. 201 when added; 200 with `action: "unchanged"` (and no frame) when you had ' +
     'already reacted with that emoji. 409 `MESSAGE_DELETED` on a deleted message; 404 `MESSAGE_NOT_FOUND` for ' +
-    'an unknown message or one you cannot see.',
+    'an unknown message or one you cannot see. A message carries at most `maxReactionsPerMessage` (default 50) ' +
+    'different emoji: a new one past it is 409 `TOO_MANY_REACTIONS`.',
   security: bearer,
   params: MessageParams,
   body: Type.Object({ emoji: Emoji }, { additionalProperties: false }),

@@ -30,6 +30,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.realtime.sends(GroupMessageOut)
   fastify.realtime.frame('group_message', GroupMessageIn, async (frame, connection) => {
     const { type: _frameType, ref: _ref, group_id, ...input } = frame
+    await fastify.chatRateLimits.sendBudget.charge(connection.userId) // the same budget as REST sends
     const { message, created } = await postGroupMessage(ports, connection.userId, group_id, input)
     if (created) fastify.chatMetrics.messageStored('group')
     return { type: 'ack', message, duplicate: !created }

@@ -165,17 +165,25 @@ async function reactionResult(
 /**
  * Adds the caller's reaction to a message they can see and sends `reaction` to its conversation.
  * A user has one reaction per emoji: adding it again changes nothing (`action: 'unchanged'`, no frame).
- * Refuses a deleted message (409).
+ * Refuses a deleted message (409), and a new emoji on a message that already carries `maxEmoji` distinct
+ * ones (409 TOO_MANY_REACTIONS; reacting with an emoji already there still works).
  */
 export async function addReaction(
   ports: MessageActionPorts,
   callerId: number,
   messageId: number,
   rawEmoji: string,
+  maxEmoji = Number.POSITIVE_INFINITY,
 ): Promise<ReactionResult> {
   const { emoji, audience } = await reactionTarget(ports, callerId, messageId, rawEmoji)
-  const outcome = await ports.reactions.add(messageId, callerId, emoji, new Date().toISOString())
+  const outcome = await ports.reactions.add(messageId, callerId, emoji, new Date().toISOString(), maxEmoji)
   if (outcome === 'deleted') throw messageDeleted()
+  if (outcome === 'full') {
+    throw conflict(
+      'TOO_MANY_REACTIONS',
+      `This message already carries ${maxEmoji} different emoji, the most allowed: react with one of them.`,
+    )
+  }
   const result = await reactionResult(ports, callerId, messageId, emoji, outcome === 'added' ? 'added' : 'unchanged')
   if (outcome === 'added') ports.hub.publish(audience, reactionFrame(result, 'added'))
   return result

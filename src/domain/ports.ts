@@ -38,6 +38,8 @@ export interface UserStore {
 export interface GroupStore {
   /** Creates a group with its creator as owner and first member. */
   create(ownerId: number, name: string, now: string): Promise<Group>
+  /** How many groups the user owns. */
+  ownedCount(userId: number): Promise<number>
   find(groupId: number): Promise<Group | undefined>
   listForUser(userId: number): Promise<Group[]>
   roleOf(groupId: number, userId: number): Promise<Role | undefined>
@@ -177,8 +179,18 @@ export interface ChatStore {
 
 /** One emoji per user per message. Each change checks, in the same transaction, that the message is not deleted. */
 export interface ReactionStore {
-  /** Adds the reaction; `'exists'` when the user already has it, `'deleted'` (nothing stored) for a deleted message. */
-  add(messageId: number, userId: number, emoji: string, now: string): Promise<'added' | 'exists' | 'deleted'>
+  /**
+   * Adds the reaction; `'exists'` when the user already has it, `'deleted'` (nothing stored) for a deleted
+   * message, `'full'` (nothing stored) when the emoji is new on the message and it already carries
+   * `maxEmoji` distinct ones.
+   */
+  add(
+    messageId: number,
+    userId: number,
+    emoji: string,
+    now: string,
+    maxEmoji?: number,
+  ): Promise<'added' | 'exists' | 'deleted' | 'full'>
   /** Removes the reaction; `'none'` when the user had none, `'deleted'` (nothing changed) for a deleted message. */
   remove(messageId: number, userId: number, emoji: string): Promise<'removed' | 'none' | 'deleted'>
 }

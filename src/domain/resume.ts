@@ -6,6 +6,15 @@ import type { BacklogStore } from './ports.js'
 /** At most this many missed messages are replayed on a resume; past it the client pages through history. */
 export const DEFAULT_RESUME_LIMIT = 1_000
 
+/**
+ * A replay hands the event loop back after this many frames, so a large backlog never holds up other
+ * sockets' frames, requests or timers for longer than the writing of this many frames.
+ */
+export const REPLAY_FRAMES_PER_TURN = 100
+
+/** Lets the event loop run what waits (I/O, timers) before going on. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 /** A socket being resumed: live frames held back while the backlog goes out first. */
 export interface ResumingConnection {
   readonly userId: number
@@ -27,7 +36,8 @@ export interface ResumeResult {
  * Replays every message the user missed after `since`, in id order, then lets the held live frames
  * through without repeating any. The connection must already be attached to the hub and holding
  * (`beginResume`) before this reads the backlog: a message committed meanwhile is then either in the
- * backlog or held, and the id check drops the copy when it is in both.
+ * backlog or held, and the id check drops the copy when it is in both. The replay yields to the event
+ * loop every `REPLAY_FRAMES_PER_TURN` frames.
  */
 export async function replayMissed(
   backlog: BacklogStore,
@@ -48,8 +58,11 @@ export async function replayMissed(
       })
       return { replayed: 0, truncated: true }
     }
+    let sent = 0
     for (const message of missed) {
       connection.replay(message.group_id !== undefined ? groupMessageFrame(message) : directMessageFrame(message))
+      sent += 1
+      if (sent % REPLAY_FRAMES_PER_TURN === 0 && sent < missed.length) await yieldToEventLoop()
     }
     const last = missed.at(-1)?.id ?? since
     connection.replay({

@@ -390,3 +390,32 @@ t.test('a rate limit holds across instances: their counters are kept in Redis', 
   t.ok(Number(refused.headers['retry-after']) > 0, 'with Retry-After')
   t.equal(refused.json<ErrorBody>().code, 'RATE_LIMITED')
 })
+
+t.test('the send budget holds across instances for socket and REST sends together', services, async (t) => {
+  const { a, b, portA, portB } = await pair(t, { rateLimits: { send: { max: 3, timeWindow: 60_000 } } })
+  const ava = await register(a, 'ava')
+  const groupId = await createGroup(a, ava)
+  const onA = await Client.connect(t, portA, ava.token)
+  const onB = await Client.connect(t, portB, ava.token)
+  const frame = (content: string) => ({ type: 'group_message', group_id: groupId, content })
+
+  t.equal((await onA.request(frame('one'))).type, 'ack')
+  t.equal((await onB.request(frame('two'))).type, 'ack')
+  const rest = await a.inject({
+    method: 'POST',
+    url: `/v1/messages/group/${groupId}`,
+    headers: ava.auth,
+    payload: { content: 'three' },
+  })
+  t.equal(rest.statusCode, 201, 'a REST send takes the third')
+  const refused = await onB.request(frame('four'))
+  t.match(refused, { type: 'error', code: 'RATE_LIMITED' }, 'B’s socket is refused: the budget is shared in Redis')
+  t.ok(typeof refused.retry_after_ms === 'number' && refused.retry_after_ms > 0, 'with retry_after_ms')
+  t.match(await onA.request(frame('five')), { type: 'error', code: 'RATE_LIMITED' }, 'and A’s')
+  const history = await b.inject({ method: 'GET', url: `/v1/groups/${groupId}/messages`, headers: ava.auth })
+  t.same(
+    history.json<{ messages: Array<{ content: string }> }>().messages.map((m) => m.content),
+    ['one', 'two', 'three'],
+    'nothing refused was stored',
+  )
+})

@@ -206,6 +206,8 @@ t.test(
       login: { max: 10, timeWindow: 60_000 },
       loginEmail: { max: 10, timeWindow: 300_000 },
       send: { max: 60, timeWindow: 10_000 },
+      passwordCheck: { max: 10, timeWindow: 300_000 },
+      memberAdds: { max: 30, timeWindow: 60_000 },
     })
     t.equal(DEFAULT_MAX_GROUP_MEMBERS, 10_000)
     const config = resolveConfig({ env: {}, dbFile: ':memory:' })
@@ -244,7 +246,7 @@ t.test('limits come from options over RATE_LIMIT_* variables; off and false turn
   )
   t.same(
     fromEnv({}, { rateLimits: false }).rateLimits,
-    { register: false, login: false, loginEmail: false, send: false },
+    { register: false, login: false, loginEmail: false, send: false, passwordCheck: false, memberAdds: false },
     'rateLimits: false turns every one off',
   )
   t.equal(fromEnv({ MAX_GROUP_MEMBERS: '1000' }).maxGroupMembers, 1000)

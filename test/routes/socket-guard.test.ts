@@ -60,7 +60,13 @@ const messageIds = (frames: Frame[]) => frames.filter((f) => f.type === 'group_m
 t.test('a client that stops reading is closed with 4008 while the others get every message in order', async (t) => {
   const maxBufferedBytes = 64 * 1024
   const hub = new RecordingHub()
-  const app = await build(t, { hub, maxBufferedBytes, maxFramesPerSecond: 0, heartbeatIntervalMs: 0 })
+  const app = await build(t, {
+    hub,
+    maxBufferedBytes,
+    maxFramesPerSecond: 0,
+    heartbeatIntervalMs: 0,
+    rateLimits: false,
+  })
   const port = await listen(app)
   const [ava, mike, zoe] = await Promise.all(['ava', 'mike', 'zoe'].map((name) => register(app, name)))
   const groupId = await createGroup(app, ava!, [mike!, zoe!])
@@ -249,7 +255,7 @@ t.test('upgrades racing past the check are closed with 1008, so the limit holds'
 
 t.test('closing the app answers the frames it received, then closes every socket with 1001', async (t) => {
   const dbFile = join(tempDir(t), 'shutdown.db')
-  const app = await build(t, { dbFile, maxFramesPerSecond: 0 })
+  const app = await build(t, { dbFile, maxFramesPerSecond: 0, rateLimits: false })
   const port = await listen(app)
   const ava = await register(app, 'ava')
   const groupId = await createGroup(app, ava)
@@ -363,6 +369,7 @@ t.test('socket limits come from options over WS_* variables over the defaults', 
     frameBurst: 200,
     maxSocketsPerUser: 20,
     shutdownGraceMs: 3_000,
+    resumeMessagesPerFrame: 10,
   })
   const env = {
     WS_HEARTBEAT_INTERVAL_MS: '1000',
@@ -371,6 +378,7 @@ t.test('socket limits come from options over WS_* variables over the defaults', 
     WS_FRAME_BURST: '7',
     WS_MAX_SOCKETS_PER_USER: '0',
     WS_SHUTDOWN_GRACE_MS: '250',
+    WS_RESUME_MESSAGES_PER_FRAME: '4',
   }
   t.same(resolveConfig({ ...base, env }).sockets, {
     heartbeatIntervalMs: 1000,
@@ -379,6 +387,7 @@ t.test('socket limits come from options over WS_* variables over the defaults', 
     frameBurst: 7,
     maxSocketsPerUser: 0,
     shutdownGraceMs: 250,
+    resumeMessagesPerFrame: 4,
   })
   t.equal(resolveConfig({ ...base, env, maxBufferedBytes: 4096 }).sockets.maxBufferedBytes, 4096, 'options win')
   t.throws(() => resolveConfig({ ...base, env: { WS_MAX_BUFFERED_BYTES: 'lots' } }), /WS_MAX_BUFFERED_BYTES/)

@@ -59,11 +59,16 @@ export const ErrorOut = Type.Object(
     type: Type.Literal('error'),
     ref: Ref,
     code: Type.String({
-      description: 'A stable code: the REST codes, plus INVALID_JSON, INVALID_FRAME, UNKNOWN_FRAME, …',
+      description:
+        'A stable code: the REST codes, plus INVALID_JSON, INVALID_FRAME, UNKNOWN_FRAME, RATE_LIMITED (over the ' +
+        'send budget or the frame rate, with `retry_after_ms`), RESUME_IN_PROGRESS (a `resume` while one runs), …',
     }),
     error: Type.String({ description: 'A human sentence.' }),
     retry_after_ms: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'With RATE_LIMITED: how long to wait before the next frame.' }),
+      Type.Integer({
+        minimum: 0,
+        description: 'With RATE_LIMITED: how long, in ms, to wait before the frame can be handled.',
+      }),
     ),
   },
   {
