@@ -170,9 +170,14 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   }
 }
 
-/** PostgreSQL's "no such schema" and "no such table", which a concurrent DROP makes a catalog read fail with. */
+/**
+ * PostgreSQL's "no such schema", "no such table" and "no such column", which a concurrent DROP or ALTER in
+ * another schema makes a catalog read fail with (`pg_get_serial_sequence` on a column being dropped).
+ */
 const isCatalogRace = (error: unknown) =>
-  typeof error === 'object' && error !== null && ['3F000', '42P01'].includes(String((error as { code?: unknown }).code))
+  typeof error === 'object' &&
+  error !== null &&
+  ['3F000', '42P01', '42703'].includes(String((error as { code?: unknown }).code))
 
 /** The schema unqualified names resolve to; throws when no schema of the search path exists. */
 async function currentSchema(db: Kysely<Database>): Promise<string> {
