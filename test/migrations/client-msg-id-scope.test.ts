@@ -24,7 +24,7 @@ async function migrateTo(db: Kysely<Database>, name: string, schema?: string): P
     ...(schema !== undefined && { migrationTableSchema: schema }),
   })
   const { error } = await migrator.migrateTo(name)
-  if (error) throw error
+  if (error) throw new Error(`migrating to ${name} failed`, { cause: error })
 }
 
 function message(fields: Partial<Insertable<MessagesTable>> & { sender_id: number }): Insertable<MessagesTable> {
