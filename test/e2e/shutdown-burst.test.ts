@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
 import { tempDir } from '../helpers.js'
+import { startServerProcess } from './server-process.js'
 
 // Requests that meet a SIGTERM: the real entry point (src/server.ts) in its own process, clients on
 // keep-alive connections sending as fast as they are answered, and SIGTERM in the middle of it. Every
@@ -12,10 +11,7 @@ import { tempDir } from '../helpers.js'
 // or its connection refused before the request was sent. A reset of a connection that carried a request
 // (ECONNRESET, "socket hang up") leaves the client unable to know whether it was handled: never that.
 //
-// Run from the sources through the TypeScript loader tap gives this test (see shutdown.test.ts for why).
-
-const repoRoot = join(import.meta.dirname, '..', '..')
-const loaderArgs = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript') || arg === '--enable-source-maps')
+// Run from the sources through the TypeScript loader tap gives this test (see server-process.ts for why).
 
 /** Clients and requests: bounded, so the test ends in seconds on any machine. */
 const CLIENTS = 24
@@ -52,41 +48,9 @@ function send(
 
 t.test('a burst of requests across SIGTERM: each one answered or refused, never reset', async (t) => {
   const dbFile = join(tempDir(t), 'chatserver.db')
-  const child = spawn(process.execPath, [...loaderArgs, join('src', 'server.ts')], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DB_FILE: dbFile,
-      NODE_ENV: 'development',
-      JWT_SECRET: '',
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_SEND: 'off',
-      RATE_LIMIT_LOGIN: 'off',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  )
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const log: string[] = []
-  child.stderr.on('data', (chunk: Buffer) => log.push(chunk.toString()))
-  const lines = createInterface({ input: child.stdout })
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start line within 90 s:\n${log.join('\n')}`)), 90_000)
-    void exited.then(({ code }) => reject(new Error(`the server exited with ${code}:\n${log.join('\n')}`)))
-    lines.on('line', (line) => {
-      log.push(line)
-      const match = /Server running on http:\/\/localhost:(\d+)/.exec(line)
-      if (match?.[1]) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
-      }
-    })
+  const { child, port, exited } = await startServerProcess(t, dbFile, {
+    RATE_LIMIT_SEND: 'off',
+    RATE_LIMIT_LOGIN: 'off',
   })
 
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS })
