@@ -7,7 +7,7 @@ import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default defineConfig(
-  globalIgnores(['dist/', 'coverage/', '.tap/']),
+  globalIgnores(['dist/', 'coverage/', '.tap/', '.node24/']),
   js.configs.recommended,
   {
     files: ['**/*.ts'],
